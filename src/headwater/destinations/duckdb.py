@@ -1,0 +1,392 @@
+"""The DuckDB warehouse ``files/warehouse.db`` (SEM-2 to SEM-4, SEM-50 to SEM-55).
+
+One connection per sync, holding the file exclusively, with one transaction open between commit
+points. Every write is set-based: a batch arrives as an Arrow table, registered as a view, and is
+applied with one or two SQL statements. A table's primary key is kept in the table's comment
+(SEM-4: no bookkeeping tables)::
+
+    COMMENT ON TABLE tester.users IS '{"headwater": {"primary_key": ["id"]}}'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import WarehouseError
+from headwater.naming import identity, quote
+from headwater.types import DataType, from_duckdb
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from headwater.engine.table import TableState
+
+__all__ = ["DuckDBWarehouse", "TableInfo", "convert_sql"]
+
+SYNCED = "_fivetran_synced"
+DELETED = "_fivetran_deleted"
+FIVETRAN_ID = "_fivetran_id"
+BATCH = "__hw_batch"
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A table found in the warehouse when the sync started."""
+
+    schema: str
+    name: str
+    columns: list[tuple[str, DataType]]   # without system columns, in table order
+    primary_key: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.name if self.schema == "tester" else f"{self.schema}.{self.name}"
+
+
+def text_sql(expr: str, source: DataType) -> str:
+    """SQL for the text form (TYPES-30) of a stored value of type ``source``."""
+    name = source.name
+    if name in ("BOOLEAN",):
+        return f"CASE WHEN {expr} THEN 'true' WHEN NOT {expr} THEN 'false' END"
+    if name in ("FLOAT", "DOUBLE"):
+        return (f"CASE WHEN isnan({expr}) THEN 'NaN' WHEN {expr} = 'inf'::DOUBLE THEN 'Infinity' "
+                f"WHEN {expr} = '-inf'::DOUBLE THEN '-Infinity' ELSE CAST({expr} AS VARCHAR) END")
+    if name == "NAIVE_DATE":
+        return f"strftime({expr}, '%Y-%m-%d')"
+    if name in ("NAIVE_DATETIME", "UTC_DATETIME"):
+        ts = expr if name == "NAIVE_DATETIME" else f"CAST({expr} AS TIMESTAMP)"
+        suffix = " || 'Z'" if name == "UTC_DATETIME" else ""
+        return (f"(strftime({ts}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN strftime({ts}, '%f') = '000000' "
+                f"THEN '' ELSE '.' || strftime({ts}, '%f') END{suffix})")
+    if name == "BINARY":
+        return f"to_base64({expr})"
+    return f"CAST({expr} AS VARCHAR)"
+
+
+def convert_sql(expr: str, source: DataType, target: DataType) -> str:
+    """SQL converting a stored ``source`` value to the wider ``target`` (TYPES-27)."""
+    if source == target or (source.is_textual and target.is_textual):
+        return expr
+    if target.is_textual:
+        return text_sql(expr, source)
+    return f"CAST({expr} AS {target.duckdb})"
+
+
+def _chain_sql(expr: str, chain: list[DataType]) -> str:
+    for source, target in zip(chain, chain[1:]):
+        expr = convert_sql(expr, source, target)
+    return expr
+
+
+class DuckDBWarehouse:
+    """The warehouse file; opened when first needed, or at once if it exists (to report ERR-WH-1 early)."""
+
+    def __init__(self, path: Path, *, memory_limit: str | None = None, threads: int | None = None) -> None:
+        self.path = path
+        self.memory_limit = memory_limit
+        self.threads = threads
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._tables: dict[tuple[str, str], TableInfo] | None = None
+
+    # -- connection -------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._con is not None
+
+    def check(self) -> None:
+        """Open an existing warehouse now, so that a locked or broken file fails before the sync."""
+        if self.path.exists():
+            self._connect()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self._con is not None:
+            return self._con
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        if self.threads:
+            config["threads"] = self.threads
+        try:
+            con = duckdb.connect(str(self.path), config=config)
+        except duckdb.Error as exc:
+            reason = str(exc).splitlines()[0]
+            raise WarehouseError(
+                f"cannot open warehouse {self.path}: {reason}; close any other program using it "
+                "(another headwater run, a DuckDB shell), or run `headwater reset` if the file is damaged"
+            ) from exc
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("BEGIN TRANSACTION")
+        self._con = con
+        return con
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self._connect()
+
+    def commit(self) -> None:
+        if self._con is not None:
+            self._con.execute("COMMIT")
+            self._con.execute("BEGIN TRANSACTION")
+
+    def rollback(self) -> None:
+        if self._con is not None:
+            self._con.execute("ROLLBACK")
+            self._con.execute("BEGIN TRANSACTION")
+
+    def close(self) -> None:
+        if self._con is not None:
+            try:
+                self._con.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - nothing open, or the connection is already broken
+                pass
+            self._con.close()
+            self._con = None
+
+    # -- metadata -------------------------------------------------------------------------------
+
+    def _load_tables(self) -> dict[tuple[str, str], TableInfo]:
+        if self._tables is not None:
+            return self._tables
+        tables: dict[tuple[str, str], TableInfo] = {}
+        if self._con is None and not self.path.exists():
+            self._tables = tables
+            return tables
+        con = self.con
+        rows = con.execute(
+            "SELECT schema_name, table_name, comment FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND NOT temporary"
+        ).fetchall()
+        columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for schema, table, column, data_type in con.execute(
+            "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() ORDER BY schema_name, table_name, column_index"
+        ).fetchall():
+            columns.setdefault((schema, table), []).append((column, data_type))
+        for schema, table, comment in rows:
+            cols = columns.get((schema, table), [])
+            primary_key = _primary_key_from_comment(comment)
+            typed: list[tuple[str, DataType]] = []
+            for name, data_type in cols:
+                if identity(name) in (SYNCED, DELETED, FIVETRAN_ID):
+                    continue
+                parsed = from_duckdb(data_type)
+                typed.append((name, parsed if parsed is not None else DataType("STRING")))
+            tables[(identity(schema), identity(table))] = TableInfo(schema, table, typed, primary_key)
+        self._tables = tables
+        return tables
+
+    def table_info(self, key: tuple[str, str]) -> TableInfo | None:
+        return self._load_tables().get(key)
+
+    # -- DDL ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def qualified(t: TableState) -> str:
+        return f"{quote(t.schema)}.{quote(t.name)}"
+
+    def create_table(self, t: TableState, columns: list[tuple[str, DataType]],
+                     added: list[tuple[str, DataType]]) -> None:
+        con = self.con
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(t.schema)}")
+        parts = [f"{quote(name)} {dtype.duckdb}" for name, dtype in columns]
+        if not t.keyed:
+            parts.append(f"{FIVETRAN_ID} VARCHAR")
+        parts.append(f"{SYNCED} TIMESTAMP WITH TIME ZONE")
+        parts.append(f"{DELETED} BOOLEAN")
+        parts.extend(f"{quote(name)} {dtype.duckdb}" for name, dtype in added)
+        con.execute(f"CREATE TABLE {self.qualified(t)} ({', '.join(parts)})")
+        comment = json.dumps({"headwater": {"primary_key": list(t.primary_key)}})
+        con.execute(f"COMMENT ON TABLE {self.qualified(t)} IS '{comment.replace(chr(39), chr(39) * 2)}'")
+
+    def add_column(self, t: TableState, name: str, dtype: DataType) -> None:
+        self.con.execute(f"ALTER TABLE {self.qualified(t)} ADD COLUMN {quote(name)} {dtype.duckdb}")
+
+    def change_type(self, t: TableState, name: str, source: DataType, target: DataType) -> None:
+        column = quote(name)
+        self.con.execute(
+            f"ALTER TABLE {self.qualified(t)} ALTER COLUMN {column} SET DATA TYPE {target.duckdb} "
+            f"USING {convert_sql(column, source, target)}"
+        )
+
+    # -- data -----------------------------------------------------------------------------------
+
+    def _register(self, arrays: list[list[Any]], types: list[DataType | None], names: list[str]) -> None:
+        import pyarrow as pa
+
+        fields = [to_arrow(values, dtype) for values, dtype in zip(arrays, types)]
+        table = pa.Table.from_arrays(fields, names=names)
+        self.con.register(BATCH, table)
+
+    def upsert(self, t: TableState, names: list[str], types: list[DataType], arrays: list[list[Any]],
+               key_names: list[str], ts: dt.datetime, *, fresh: bool) -> None:
+        """Replace rows with the same key, insert the others (SEM-21)."""
+        con = self.con
+        batch_names = [f"c{i}" for i in range(len(names))]
+        self._register(arrays, list(types), batch_names)
+        try:
+            target = self.qualified(t)
+            by_name = {identity(n): b for n, b in zip(names, batch_names)}
+            if not fresh:
+                condition = " AND ".join(f"{target}.{quote(k)} = {BATCH}.{by_name[identity(k)]}" for k in key_names)
+                con.execute(f"DELETE FROM {target} USING {BATCH} WHERE {condition}")
+            columns = ", ".join([*(quote(n) for n in names), SYNCED, DELETED])
+            select = ", ".join([*batch_names, "CAST($ts AS TIMESTAMP WITH TIME ZONE)", "false"])
+            con.execute(f"INSERT INTO {target} ({columns}) SELECT {select} FROM {BATCH}", {"ts": ts})
+        finally:
+            con.unregister(BATCH)
+
+    def _key_condition(self, t: TableState, key_names: list[str], column_types: list[DataType],
+                       compare_types: list[list[DataType]], alias: str) -> str:
+        target = self.qualified(t)
+        parts = []
+        for i, (name, chain) in enumerate(zip(key_names, compare_types)):
+            expr = _chain_sql(f"{target}.{quote(name)}", chain) if len(chain) > 1 else f"{target}.{quote(name)}"
+            parts.append(f"{expr} = {alias}.k{i}")
+        return " AND ".join(parts)
+
+    def matching_rows(self, t: TableState, key_names: list[str], column_types: list[DataType],
+                      compare_types: list[list[DataType]], key_values: list[list[Any]]) -> list[int]:
+        """Indexes of the keys that name an existing row."""
+        con = self.con
+        n = len(key_values[0]) if key_values else 0
+        names = [f"k{i}" for i in range(len(key_values))] + ["row"]
+        self._register([*key_values, list(range(n))], [c[-1] for c in compare_types] + [None], names)
+        try:
+            condition = self._key_condition(t, key_names, column_types, compare_types, "b")
+            rows = con.execute(
+                f"SELECT b.row FROM {BATCH} b WHERE EXISTS (SELECT 1 FROM {self.qualified(t)} WHERE {condition}) "
+                "ORDER BY b.row"
+            ).fetchall()
+        finally:
+            con.unregister(BATCH)
+        return [r[0] for r in rows]
+
+    def update(self, t: TableState, key_names: list[str], column_types: list[DataType],
+               compare_types: list[list[DataType]], key_values: list[list[Any]], names: list[str],
+               types: list[DataType], arrays: list[list[Any]], presence: list[list[bool] | None],
+               ts: dt.datetime, *, duplicates: bool) -> None:
+        """Set the given columns of existing rows (SEM-22); later updates of a key win per column."""
+        con = self.con
+        n = len(key_values[0])
+        batch_names = [f"k{i}" for i in range(len(key_values))]
+        all_arrays: list[list[Any]] = list(key_values)
+        all_types: list[DataType | None] = [c[-1] for c in compare_types]
+        for i, (values, dtype, present) in enumerate(zip(arrays, types, presence)):
+            batch_names.append(f"v{i}")
+            all_arrays.append(values)
+            all_types.append(dtype)
+            if present is not None:
+                batch_names.append(f"p{i}")
+                all_arrays.append(present)
+                all_types.append(None)
+        batch_names.append("seq")
+        all_arrays.append(list(range(n)))
+        all_types.append(None)
+        self._register(all_arrays, all_types, batch_names)
+        try:
+            keys = ", ".join(f"k{i}" for i in range(len(key_values)))
+            if duplicates:
+                parts = [keys]
+                for i, present in enumerate(presence):
+                    if present is None:
+                        parts.append(f"last(v{i} ORDER BY seq) AS v{i}")
+                    else:
+                        parts.append(f"last(v{i} ORDER BY seq) FILTER (WHERE p{i}) AS v{i}, bool_or(p{i}) AS p{i}")
+                source = f"(SELECT {', '.join(parts)} FROM {BATCH} GROUP BY {keys})"
+            else:
+                source = BATCH
+            target = self.qualified(t)
+            sets = []
+            for i, (name, present) in enumerate(zip(names, presence)):
+                column = quote(name)
+                if present is None:
+                    sets.append(f"{column} = u.v{i}")
+                else:
+                    sets.append(f"{column} = CASE WHEN u.p{i} THEN u.v{i} ELSE {target}.{column} END")
+            sets.append(f"{SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE)")
+            condition = self._key_condition(t, key_names, column_types, compare_types, "u")
+            con.execute(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS u WHERE {condition}", {"ts": ts})
+        finally:
+            con.unregister(BATCH)
+
+    def soft_delete(self, t: TableState, key_names: list[str], column_types: list[DataType],
+                    compare_types: list[list[DataType]], key_values: list[list[Any]], ts: dt.datetime) -> None:
+        """Mark the rows with these keys deleted (SEM-24); missing keys do nothing."""
+        con = self.con
+        names = [f"k{i}" for i in range(len(key_values))]
+        self._register(key_values, [c[-1] for c in compare_types], names)
+        try:
+            condition = self._key_condition(t, key_names, column_types, compare_types, "u")
+            con.execute(
+                f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE) "
+                f"FROM (SELECT DISTINCT * FROM {BATCH}) AS u WHERE {condition}",
+                {"ts": ts},
+            )
+        finally:
+            con.unregister(BATCH)
+
+    def truncate(self, t: TableState, ts: dt.datetime) -> None:
+        """Soft-delete every live row (SEM-26)."""
+        self.con.execute(
+            f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE) "
+            f"WHERE NOT {DELETED}",
+            {"ts": ts},
+        )
+
+    def deferred_truncate(self, t: TableState, since: dt.datetime, ts: dt.datetime) -> None:
+        """Soft-delete live rows not written since the deferred truncate was called (SEM-27)."""
+        self.con.execute(
+            f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE) "
+            f"WHERE NOT {DELETED} AND {SYNCED} < CAST($since AS TIMESTAMP WITH TIME ZONE)",
+            {"ts": ts, "since": since},
+        )
+
+
+def _primary_key_from_comment(comment: str | None) -> tuple[str, ...]:
+    if not comment:
+        return ()
+    try:
+        meta = json.loads(comment)
+        key = meta["headwater"]["primary_key"]
+    except (ValueError, KeyError, TypeError):
+        return ()
+    return tuple(str(k) for k in key) if isinstance(key, list) else ()
+
+
+_ARROW_CACHE: dict[DataType, Any] = {}
+
+
+def arrow_type(dtype: DataType) -> pa.DataType:
+    cached = _ARROW_CACHE.get(dtype)
+    if cached is not None:
+        return cached
+    import pyarrow as pa
+
+    simple = {
+        "BOOLEAN": pa.bool_(), "SHORT": pa.int16(), "INT": pa.int32(), "LONG": pa.int64(),
+        "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "NAIVE_DATE": pa.date32(),
+        "NAIVE_DATETIME": pa.timestamp("us"), "UTC_DATETIME": pa.timestamp("us", tz="UTC"),
+        "BINARY": pa.binary(), "XML": pa.string(), "STRING": pa.string(), "JSON": pa.string(),
+    }
+    result = (pa.decimal128(dtype.precision or 38, dtype.scale or 0) if dtype.name == "DECIMAL"
+              else simple[dtype.name])
+    _ARROW_CACHE[dtype] = result
+    return result
+
+
+def to_arrow(values: list[Any], dtype: DataType | None) -> pa.Array:
+    """One column of canonical values as an Arrow array of the column's type (``None``: let Arrow infer)."""
+    import pyarrow as pa
+
+    if dtype is None:
+        return pa.array(values)
+    return pa.array(values, type=arrow_type(dtype), from_pandas=False)

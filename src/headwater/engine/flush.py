@@ -1,0 +1,532 @@
+"""Buffered operations of one table -> typed Arrow batches -> set-based writes.
+
+A table's segments are applied in call order, one *run* (consecutive segments of one kind) at a
+time, so the warehouse ends as if each operation had been applied alone (SEM-20):
+
+* per column, the batch's values are typed at once: one ``set(map(type, ...))`` tells whether the
+  column holds a single Python type (the common case, typed by a rule per type, e.g. min/max for
+  ints); only columns that mix kinds are widened value by value in call order (TYPES-28);
+* schema changes (new table, new columns, wider types) are applied before the data, in the open
+  transaction;
+* the rows go to DuckDB as one Arrow table and one or two SQL statements per run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from headwater import values as V
+from headwater.engine.table import (
+    DEFERRED,
+    DELETE,
+    TRUNCATE,
+    UPDATE,
+    UPSERT,
+    Column,
+    Segment,
+    TableState,
+)
+from headwater.naming import identity
+from headwater.types import (
+    BINARY,
+    BOOLEAN,
+    DOUBLE,
+    INT,
+    JSON,
+    LONG,
+    NAIVE_DATE,
+    NAIVE_DATETIME,
+    STRING,
+    UTC_DATETIME,
+    DataType,
+    join,
+)
+
+if TYPE_CHECKING:
+    from headwater.engine.sync import Sync
+
+__all__ = ["create_declared_table", "flush_table", "resolve_column"]
+
+NoneType = type(None)
+ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass
+class Resolved:
+    """The outcome of typing one column of a batch."""
+
+    type: DataType                 # the column's type after the batch
+    values: list[Any]              # the batch's values, converted to ``type``
+    start: DataType                # the column's type before the batch (or at creation)
+    chain: list[DataType]          # successive wider types, in call order (each is a schema change)
+
+
+def _uniform_type(kind: type, values: Sequence[Any]) -> DataType | None:
+    """The inferred type of a column whose non-null values all have Python type ``kind``, or None
+    when the per-value path is needed."""
+    if kind is str:
+        return STRING
+    if kind is int:
+        present = [v for v in values if v is not None] if None in values else values
+        low, high = min(present), max(present)
+        if low >= INT32_MIN and high <= INT32_MAX:
+            return INT
+        if low >= INT64_MIN and high <= INT64_MAX:
+            return LONG
+        return None
+    if kind is float:
+        return DOUBLE
+    if kind is bool:
+        return BOOLEAN
+    if kind is V.JsonText:
+        return JSON
+    if kind is bytes:
+        return BINARY
+    if kind is dt.date:
+        return NAIVE_DATE
+    if kind is dt.datetime:
+        aware = {v.tzinfo is not None for v in values if v is not None}
+        if aware == {False}:
+            return NAIVE_DATETIME
+        if aware == {True}:
+            return UTC_DATETIME
+    return None
+
+
+def _first(values: Sequence[Any]) -> Any:
+    for v in values:
+        if v is not None:
+            return v
+    return None
+
+
+def resolve_column(values: list[Any], current: DataType | None, declared: DataType | None) -> Resolved | None:
+    """Type one column of a batch; None when it holds no non-null value (TYPES-24 to TYPES-28)."""
+    kinds = set(map(type, values))
+    kinds.discard(NoneType)
+    if not kinds:
+        return None
+    if declared is not None:
+        target = current if current is not None else declared
+        return Resolved(target, values, target, [])
+    if len(kinds) == 1:
+        own = _uniform_type(next(iter(kinds)), values)
+        if own is not None:
+            if current is None:
+                first = V.infer(_first(values))
+                assert first is not None
+                return Resolved(own, values, first, [] if first == own else [own])
+            if own == current:
+                return Resolved(current, values, current, [])
+            if join(current, own) == current:
+                if own in (INT, LONG) and current.is_exact_numeric or current == DOUBLE and own in (INT, LONG):
+                    return Resolved(current, values, current, [])  # Arrow converts these exactly
+                converted = [None if v is None else V.convert_stored(v, own, current) for v in values]
+                return Resolved(current, converted, current, [])
+    return _running(values, current)
+
+
+def _running(values: list[Any], current: DataType | None) -> Resolved:
+    """Widen value by value in call order; each value ends converted through every later widening."""
+    cur = current
+    start = current
+    chain: list[DataType] = []
+    own: list[DataType | None] = [None] * len(values)
+    stage = [0] * len(values)
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        ty = V.infer(v)
+        assert ty is not None
+        if cur is None:
+            cur = start = ty
+        elif ty != cur:
+            wider = join(cur, ty)
+            if wider != cur:
+                cur = wider
+                chain.append(wider)
+        own[i] = ty
+        stage[i] = len(chain)
+    assert cur is not None and start is not None
+    stages = [start, *chain]
+    out = list(values)
+    for i, v in enumerate(values):
+        ty = own[i]
+        if ty is None:
+            continue
+        s = stage[i]
+        value = v if ty == stages[s] else V.convert_stored(v, ty, stages[s])
+        for k in range(s + 1, len(stages)):
+            value = V.convert_stored(value, stages[k - 1], stages[k])
+        out[i] = value
+    return Resolved(cur, out, start, chain)
+
+
+# ---------------------------------------------------------------------------------------------
+# gathering rows into columns
+
+
+@dataclass
+class Gathered:
+    n: int
+    columns: dict[int, list[Any]]          # slot index -> values (ABSENT/None where a row lacks the key)
+    partial: set[int]                      # slots missing from some rows
+    order: list[tuple[int, int, int]]      # (row index, position in row, slot) of each slot's first non-null
+
+
+def _gather(segments: list[Segment], fill: Any) -> Gathered:
+    n = sum(len(seg.rows) for seg in segments)
+    columns: dict[int, list[Any]] = {}
+    partial: set[int] = set()
+    offset = 0
+    for seg in segments:
+        assert seg.sig is not None
+        rows = seg.rows
+        m = len(rows)
+        width = len(seg.sig.slots)
+        transposed = list(zip(*rows)) if width else []
+        present = set()
+        for pos, slot in enumerate(seg.sig.slots):
+            if slot < 0:
+                continue
+            present.add(slot)
+            column = columns.get(slot)
+            if column is None:
+                if offset == 0 and m == n:
+                    columns[slot] = list(transposed[pos])
+                else:
+                    column = [fill] * offset
+                    column.extend(transposed[pos])
+                    columns[slot] = column
+                    if offset:
+                        partial.add(slot)
+            else:
+                column.extend(transposed[pos])
+        for slot, column in columns.items():
+            if slot not in present:
+                column.extend([fill] * m)
+                partial.add(slot)
+        offset += m
+    return Gathered(n, columns, partial, [])
+
+
+def _first_positions(segments: list[Segment], slots: set[int]) -> dict[int, tuple[int, int]]:
+    """For each slot: (row index, position in that row) of its first non-null value in the run."""
+    found: dict[int, tuple[int, int]] = {}
+    wanted = set(slots)
+    offset = 0
+    for seg in segments:
+        assert seg.sig is not None
+        if not wanted:
+            break
+        positions = [(pos, slot) for pos, slot in enumerate(seg.sig.slots) if slot in wanted]
+        if positions:
+            for r, row in enumerate(seg.rows):
+                hit = [(pos, slot) for pos, slot in positions if slot in wanted and row[pos] is not None]
+                for pos, slot in hit:
+                    found[slot] = (offset + r, pos)
+                    wanted.discard(slot)
+                if not wanted:
+                    break
+                if hit:
+                    positions = [(p, s) for p, s in positions if s in wanted]
+        offset += len(seg.rows)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# applying runs
+
+
+def flush_table(sync: Sync, t: TableState) -> None:
+    """Apply every buffered operation of ``t`` to the open transaction, in call order."""
+    segments = t.take_segments()
+    i = 0
+    while i < len(segments):
+        kind = segments[i].kind
+        if kind == TRUNCATE:
+            if t.exists:
+                sync.warehouse.truncate(t, sync.timestamp())
+            i += 1
+            continue
+        if kind == DEFERRED:
+            if t.deferred_since is None:
+                t.deferred_since = sync.timestamp()
+            i += 1
+            continue
+        j = i
+        while j < len(segments) and segments[j].kind == kind:
+            j += 1
+        run = segments[i:j]
+        if kind == UPSERT:
+            _apply_upserts(sync, t, run)
+        elif kind == UPDATE:
+            _apply_updates(sync, t, run)
+        elif kind == DELETE:
+            _apply_deletes(sync, t, run)
+        i = j
+
+
+def _declared_by_name(t: TableState) -> dict[str, DataType]:
+    return {slot.name: slot.declared for slot in t.slots if slot.declared is not None}
+
+
+def _keyless_ids(t: TableState, segments: list[Segment]) -> list[str]:
+    declared = _declared_by_name(t)
+    ids: list[str] = []
+    fivetran_id = V.fivetran_id
+    for seg in segments:
+        assert seg.sig is not None
+        names = [t.slots[s].name if s >= 0 else None for s in seg.sig.slots]
+        pairs = [(pos, name) for pos, name in enumerate(names) if name is not None]
+        for row in seg.rows:
+            ids.append(fivetran_id({name: row[pos] for pos, name in pairs if row[pos] is not None}, declared))
+    return ids
+
+
+def _count_change(sync: Sync, message: str, n: int = 1) -> None:
+    sync.counters.schema_changes += n
+    sync.log_info(message)
+
+
+def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
+    g = _gather(segments, None)
+    resolved: dict[int, Resolved] = {}
+    for slot_index, column in g.columns.items():
+        slot = t.slots[slot_index]
+        existing = t.columns.get(slot.identity)
+        r = resolve_column(column, existing.type if existing is not None else None, slot.declared)
+        if r is not None:
+            resolved[slot_index] = r
+    creating = not t.exists
+    new_slots = [s for s in resolved if t.slots[s].identity not in t.columns]
+    firsts = _first_positions(segments, set(new_slots)) if new_slots else {}
+    if creating:
+        _create_from_upsert(sync, t, resolved, firsts)
+    else:
+        for s in sorted(new_slots, key=lambda s: firsts[s]):
+            slot, r = t.slots[s], resolved[s]
+            sync.warehouse.add_column(t, slot.name, r.type)
+            t.columns[slot.identity] = Column(slot.name, r.type)
+            _count_change(sync, f"table {t.label!r}: added column {slot.name!r} ({r.start})", 1 + len(r.chain))
+        for s, r in resolved.items():
+            if s in new_slots or not r.chain:
+                continue
+            column = t.columns[t.slots[s].identity]
+            previous = r.start
+            for wider in r.chain:
+                sync.warehouse.change_type(t, column.name, previous, wider)
+                _count_change(sync, f"table {t.label!r}: changed column {column.name!r} from {previous} to {wider}")
+                previous = wider
+            column.type = r.type
+
+    names = [t.columns[t.slots[s].identity].name for s in resolved]
+    arrays = [resolved[s].values for s in resolved]
+    types = [resolved[s].type for s in resolved]
+    if t.keyed:
+        key_names = list(t.primary_key)
+        key_columns = [resolved[t.slot_by_identity[ident].index].values for ident in t.pk_identities]
+        keys: list[Any] = key_columns[0] if len(key_columns) == 1 else list(zip(*key_columns))
+    else:
+        key_names = ["_fivetran_id"]
+        keys = _keyless_ids(t, segments)
+        names.append("_fivetran_id")
+        arrays.append(keys)
+        types.append(STRING)
+    if len(set(keys)) < g.n:
+        last = {k: i for i, k in enumerate(keys)}
+        keep = sorted(last.values())
+        arrays = [[column[i] for i in keep] for column in arrays]
+    sync.warehouse.upsert(t, names, types, arrays, key_names, sync.timestamp(), fresh=creating)
+    t.rows_written += g.n
+
+
+def _create_from_upsert(sync: Sync, t: TableState, resolved: dict[int, Resolved],
+                        firsts: dict[int, tuple[int, int]]) -> None:
+    """Create the table with the columns of SEM-41 for its first upsert, then those added later."""
+    at_creation: list[tuple[str, DataType]] = []
+    done: set[str] = set()
+    creating_row = {s for s, (row, _) in firsts.items() if row == 0}
+
+    def add(slot_index: int | None, name: str, dtype: DataType) -> None:
+        ident = identity(name)
+        if ident not in done:
+            done.add(ident)
+            at_creation.append((t.columns[ident].name if ident in t.columns else name, dtype))
+
+    for pk, ident in zip(t.primary_key, t.pk_identities):
+        slot = t.slot_by_identity[ident]
+        if slot.declared is not None:
+            add(slot.index, slot.name, slot.declared)
+        elif slot.index in resolved and slot.index in creating_row:
+            add(slot.index, slot.name, resolved[slot.index].type)
+    for name in t.declared_order:
+        ident = identity(name)
+        slot = t.slot_by_identity.get(ident)
+        add(None, slot.name if slot is not None else name, t.declared[ident])
+    row0 = sorted((firsts[s][1], s) for s in creating_row)
+    for _, s in row0:
+        add(s, t.slots[s].name, resolved[s].type)
+    changes = 1 + sum(len(resolved[s].chain) for s in resolved if t.slots[s].identity in done)
+    later = sorted((firsts[s], s) for s in resolved if t.slots[s].identity not in done)
+    added: list[tuple[str, DataType]] = []
+    for _, s in later:
+        slot = t.slots[s]
+        done.add(slot.identity)
+        added.append((slot.name, resolved[s].type))
+        changes += 1 + len(resolved[s].chain)
+    sync.warehouse.create_table(t, at_creation, added)
+    for name, dtype in [*at_creation, *added]:
+        t.columns[identity(name)] = Column(name, dtype)
+    t.exists = True
+    _count_change(sync, f"created table {t.label!r} ({len(at_creation) + len(added)} columns)", changes)
+
+
+def create_declared_table(sync: Sync, t: TableState) -> None:
+    """A declared table nothing was written to: created at the first commit (SEM-5, SEM-41 items 1, 2, 4, 5)."""
+    columns: list[tuple[str, DataType]] = []
+    seen: set[str] = set()
+    for pk, ident in zip(t.primary_key, t.pk_identities):
+        declared = t.declared.get(ident)
+        if declared is not None:
+            columns.append((pk, declared))
+            seen.add(ident)
+    for name in t.declared_order:
+        ident = identity(name)
+        if ident not in seen:
+            seen.add(ident)
+            columns.append((name, t.declared[ident]))
+    sync.warehouse.create_table(t, columns, [])
+    for name, dtype in columns:
+        t.columns[identity(name)] = Column(name, dtype)
+    t.exists = True
+    _count_change(sync, f"created table {t.label!r} ({len(columns)} columns)")
+
+
+def _key_columns(t: TableState, g: Gathered) -> tuple[list[list[Any]], list[DataType], list[list[DataType]]] | None:
+    """The primary key values of a run, made comparable with the table's key columns (TYPES-29).
+
+    Returns (values per key column, column types, conversion chains) or None if a key column does
+    not exist yet (then no row can match). A chain starts at the column's type; when the keys need
+    a wider type to compare (an int key against a STRING column, say), the stored side is converted
+    along the chain in SQL and the keys arrive converted to its last type.
+    """
+    out: list[list[Any]] = []
+    column_types: list[DataType] = []
+    chains: list[list[DataType]] = []
+    for ident in t.pk_identities:
+        column = t.columns.get(ident)
+        if column is None:
+            return None
+        values = g.columns[t.slot_by_identity[ident].index]
+        if _matches(values, column.type):
+            out.append(values)
+            chains.append([column.type])
+        else:
+            r = _running(values, column.type)
+            out.append(r.values)
+            chains.append([column.type, *r.chain])
+        column_types.append(column.type)
+    return out, column_types, chains
+
+
+def _matches(values: list[Any], dtype: DataType) -> bool:
+    """True when every value already has the column's type (no conversion needed to compare)."""
+    kinds = set(map(type, values))
+    if len(kinds) != 1:
+        return False
+    own = _uniform_type(next(iter(kinds)), values)
+    return own == dtype or (own == INT and dtype == LONG)
+
+
+def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
+    if not t.exists:
+        return
+    g = _gather(segments, ABSENT)
+    keys = _key_columns(t, g)
+    if keys is None:
+        return
+    key_values, column_types, chains = keys
+    key_names = list(t.primary_key)
+    matched = sync.warehouse.matching_rows(t, key_names, column_types, chains, key_values)
+    if not matched:
+        return
+    if len(matched) < g.n:
+        key_values = [[column[i] for i in matched] for column in key_values]
+        columns = {s: [column[i] for i in matched] for s, column in g.columns.items()}
+    else:
+        columns = g.columns
+    n = len(matched)
+    pk_slots = {t.slot_by_identity[ident].index for ident in t.pk_identities}
+    names: list[str] = []
+    types: list[DataType] = []
+    arrays: list[list[Any]] = []
+    presence: list[list[bool] | None] = []
+    new_columns: list[int] = []
+    resolved: dict[int, Resolved] = {}
+    for s, column in columns.items():
+        if s in pk_slots:
+            continue
+        partial = s in g.partial
+        typed = [None if v is ABSENT else v for v in column] if partial else column
+        slot = t.slots[s]
+        existing = t.columns.get(slot.identity)
+        r = resolve_column(typed, existing.type if existing is not None else None, slot.declared)
+        if r is None:
+            if existing is None:
+                continue  # only NULLs (or absent): no column is created (TYPES-24)
+            r = Resolved(existing.type, typed, existing.type, [])
+        if existing is None:
+            new_columns.append(s)
+        resolved[s] = r
+        present = [v is not ABSENT for v in column] if partial else None
+        if present is not None and not any(present):
+            continue
+        names.append(slot.name if existing is None else existing.name)
+        types.append(r.type)
+        arrays.append(r.values)
+        presence.append(present)
+    if new_columns:
+        firsts = _first_positions(segments, set(new_columns))
+        for s in sorted(new_columns, key=lambda s: firsts.get(s, (n, 0))):
+            slot, r = t.slots[s], resolved[s]
+            sync.warehouse.add_column(t, slot.name, r.type)
+            t.columns[slot.identity] = Column(slot.name, r.type)
+            _count_change(sync, f"table {t.label!r}: added column {slot.name!r} ({r.start})", 1 + len(r.chain))
+    for s, r in resolved.items():
+        if s in new_columns or not r.chain:
+            continue
+        column_state = t.columns[t.slots[s].identity]
+        previous = r.start
+        for wider in r.chain:
+            sync.warehouse.change_type(t, column_state.name, previous, wider)
+            _count_change(sync, f"table {t.label!r}: changed column {column_state.name!r} from {previous} to {wider}")
+            previous = wider
+        column_state.type = r.type
+    duplicates = len(set(zip(*key_values))) < n
+    sync.warehouse.update(t, key_names, column_types, chains, key_values, names, types, arrays, presence,
+                          sync.timestamp(), duplicates=duplicates)
+    t.rows_written += n
+
+
+def _apply_deletes(sync: Sync, t: TableState, segments: list[Segment]) -> None:
+    if not t.exists:
+        return
+    if t.keyed:
+        g = _gather(segments, None)
+        keys = _key_columns(t, g)
+        if keys is None:
+            return
+        key_values, column_types, chains = keys
+        sync.warehouse.soft_delete(t, list(t.primary_key), column_types, chains, key_values, sync.timestamp())
+        t.rows_written += g.n
+    else:
+        ids = _keyless_ids(t, segments)
+        sync.warehouse.soft_delete(t, ["_fivetran_id"], [STRING], [[STRING]], [ids], sync.timestamp())
+        t.rows_written += len(ids)

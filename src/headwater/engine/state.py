@@ -1,0 +1,42 @@
+"""Where checkpointed state goes (SEM-55, SEM-56): replaced atomically, after the data commits."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["FileStateStore", "StateStore"]
+
+
+class StateStore(Protocol):
+    """Saves the state JSON text of a checkpoint."""
+
+    def save(self, text: str) -> None: ...
+
+
+class FileStateStore:
+    """Writes the state to a temporary file in the same folder, fsyncs it, then renames it over the old one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.saves = 0
+
+    def save(self, text: str) -> None:
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self.saves += 1

@@ -1,0 +1,263 @@
+"""Per-table state of a sync: columns, primary key, and the buffer of operations since the last flush.
+
+The per-row path lives here and in :mod:`headwater.engine.sync`. It is built so that a row costs a
+few C-level operations once its shape is known:
+
+* a :class:`Signature` is cached per tuple of the row's keys (names resolved, collisions and
+  primary key checked once per shape);
+* a *plan* is cached per tuple of the values' Python types (which values need converting, found
+  once per type combination); most rows need no conversion at all;
+* the row's values are appended as one tuple to the current :class:`Segment`.
+
+Typing, widening and Arrow conversion happen per column and per batch at flush time
+(:mod:`headwater.engine.flush`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from headwater import values
+from headwater.errors import OperationTypeError, OperationValueError
+from headwater.naming import identity, is_system_column
+from headwater.types import DataType
+
+if TYPE_CHECKING:
+    from headwater.engine.sync import Sync
+
+__all__ = ["DELETE", "DEFERRED", "TRUNCATE", "UPDATE", "UPSERT", "Column", "Segment", "Signature", "Slot",
+           "TableState"]
+
+UPSERT, UPDATE, DELETE, TRUNCATE, DEFERRED = range(5)
+KIND_NAMES = ("upsert", "update", "delete", "truncate", "truncate")
+
+NoneType = type(None)
+# Python types an undeclared column buffers as they are (already canonical, see values.normalize).
+PLAIN_TYPES = frozenset({NoneType, bool, int, float, str, bytes, dt.date})
+
+Plan = tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+@dataclass(eq=False)
+class Slot:
+    """A destination column name seen in this run's operations (it may not be a column yet)."""
+
+    index: int
+    name: str
+    identity: str
+    declared: DataType | None
+
+
+@dataclass(eq=False)
+class Column:
+    """A column that exists in the warehouse (committed or in the open transaction)."""
+
+    name: str
+    type: DataType
+
+
+@dataclass(eq=False)
+class Signature:
+    """What is known about rows with one tuple of keys, for one kind of operation."""
+
+    kind: int
+    slots: tuple[int, ...]          # slot index per position in the row; -1 = ignored key
+    pk_positions: tuple[int, ...]   # positions holding primary key values, in primary key order
+    plans: dict[tuple[type, ...], Plan] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Segment:
+    """Consecutive operations of one kind and one signature (or a truncate marker without rows)."""
+
+    kind: int
+    sig: Signature | None
+    rows: list[Any] = field(default_factory=list)
+
+
+class TableState:
+    """One destination table as this sync sees it."""
+
+    def __init__(
+        self,
+        sync: Sync,
+        schema: str,
+        name: str,
+        *,
+        primary_key: tuple[str, ...],
+        declared: dict[str, DataType] | None = None,
+        declared_order: list[str] | None = None,
+        exists: bool = False,
+        columns: list[Column] | None = None,
+    ) -> None:
+        self.sync = sync
+        self.schema = schema
+        self.name = name
+        self.primary_key = primary_key
+        self.pk_identities = tuple(identity(c) for c in primary_key)
+        self.keyed = bool(primary_key)
+        self.declared = declared or {}          # identity -> declared type (this run)
+        self.declared_order = declared_order or []  # destination names, in `columns` order
+        self.exists = exists
+        self.columns: dict[str, Column] = {identity(c.name): c for c in columns or []}
+        self.slots: list[Slot] = []
+        self.slot_by_identity: dict[str, Slot] = {}
+        self.sigs: tuple[dict[tuple[Any, ...], Signature], ...] = ({}, {}, {})
+        self.segments: list[Segment] = []
+        self.current: Segment | None = None
+        self.pending = 0
+        self.deferred_pending = False         # a deferred truncate was called; marker not yet flushed
+        self.deferred_since: dt.datetime | None = None
+        self.has_deferred = False
+        self.warned: set[str] = set()
+        self.rows_written = 0
+        for pk in primary_key:
+            self._slot(pk)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.schema == "tester" else f"{self.schema}.{self.name}"
+
+    # -- slots and signatures ------------------------------------------------------------------
+
+    def _slot(self, name: str) -> Slot:
+        ident = identity(name)
+        slot = self.slot_by_identity.get(ident)
+        if slot is None:
+            existing = self.columns.get(ident)
+            spelled = existing.name if existing is not None else name
+            slot = Slot(len(self.slots), spelled, ident, self.declared.get(ident))
+            self.slots.append(slot)
+            self.slot_by_identity[ident] = slot
+        return slot
+
+    def signature(self, kind: int, keys: tuple[Any, ...]) -> Signature:
+        """Build (and cache) the signature of rows with these keys; raises for bad names (ERR-OP-3, -6, -7, -8)."""
+        what = ("data", "modified", "keys")[kind]
+        if kind == UPDATE and not self.keyed:
+            raise OperationValueError(
+                f"update on table {self.label!r} requires a primary key, and the table has none; "
+                "declare primary_key in schema(), or use upsert"
+            )
+        naming = self.sync.naming
+        slots: list[int] = []
+        seen: dict[str, Any] = {}
+        for key in keys:
+            if not isinstance(key, str):
+                raise OperationTypeError(
+                    f"column name must be a non-empty string, got {key!r} ({type(key).__name__}) in the "
+                    f"{what} dict for table {self.label!r}; use str keys"
+                )
+            if not key.strip():
+                raise OperationValueError(
+                    f"column name must be a non-empty string, got {key!r} in the {what} dict for table "
+                    f"{self.label!r}"
+                )
+            dest = naming.column(key)
+            ident = identity(dest)
+            if ident in seen:
+                raise OperationValueError(
+                    f"keys {seen[ident]!r} and {key!r} of the {what} dict for table {self.label!r} both map "
+                    f"to column {dest!r}; send only one of them"
+                )
+            seen[ident] = key
+            if is_system_column(dest):
+                if ident not in self.warned:
+                    self.warned.add(ident)
+                    self.sync.log_warning(
+                        f"table {self.label!r}: key {key!r} is a system column name and is ignored; "
+                        "rename it in your data"
+                    )
+                slots.append(-1)
+                continue
+            if kind == DELETE and self.keyed and ident not in self.pk_identities:
+                slots.append(-1)  # delete ignores non-key keys (SEM-24)
+                continue
+            slots.append(self._slot(dest).index)
+        pk_positions: list[int] = []
+        if self.keyed:
+            index_of = {self.slots[s].identity: pos for pos, s in enumerate(slots) if s >= 0}
+            missing = [pk for pk, ident in zip(self.primary_key, self.pk_identities) if ident not in index_of]
+            if missing:
+                raise self._missing_key(missing, what)
+            pk_positions = [index_of[ident] for ident in self.pk_identities]
+        sig = Signature(kind, tuple(slots), tuple(pk_positions))
+        self.sigs[kind][keys] = sig
+        return sig
+
+    def _missing_key(self, columns: list[str], what: str) -> OperationValueError:
+        names = ", ".join(repr(c) for c in columns)
+        return OperationValueError(
+            f"missing primary key {names} in the {what} dict for table {self.label!r}: every "
+            f"operation must give each primary key column ({', '.join(self.primary_key)}) a non-null value"
+        )
+
+    def plan(self, sig: Signature, row: tuple[Any, ...]) -> Plan:
+        """Find which values of this type combination need converting; validate ``row`` by converting it."""
+        convs: list[tuple[int, Callable[[Any], Any]]] = []
+        pk = set(sig.pk_positions)
+        for pos, slot_index in enumerate(sig.slots):
+            if slot_index < 0:
+                continue
+            value = row[pos]
+            tp = type(value)
+            if value is None:
+                if pos in pk:
+                    raise self._missing_key([self.slots[slot_index].name], ("data", "modified", "keys")[sig.kind])
+                continue
+            slot = self.slots[slot_index]
+            conv = _converter(slot, tp, self.label)
+            if conv is not None:
+                conv(value)  # raises for a bad value; nothing is buffered
+                convs.append((pos, conv))
+        plan = tuple(convs)
+        if len(sig.plans) < 4096:
+            sig.plans[tuple(map(type, row))] = plan
+        return plan
+
+    # -- buffering -----------------------------------------------------------------------------
+
+    def new_segment(self, kind: int, sig: Signature | None) -> Segment:
+        seg = Segment(kind, sig)
+        self.segments.append(seg)
+        self.current = seg
+        return seg
+
+    def take_segments(self) -> list[Segment]:
+        segments, self.segments, self.current, self.pending = self.segments, [], None, 0
+        return segments
+
+    def declared_type(self, ident: str) -> DataType | None:
+        return self.declared.get(ident)
+
+
+def _converter(slot: Slot, tp: type, table: str) -> Callable[[Any], Any] | None:
+    if slot.declared is not None:
+        return values.converter(slot.declared, tp, table=table, column=slot.name)
+    if tp in PLAIN_TYPES:
+        return None
+    name = slot.name
+    if tp is dt.datetime:
+        return _to_utc_if_aware
+    if tp is decimal.Decimal:
+        return _finite_decimal
+    return lambda v: values.normalize(v, table=table, column=name)
+
+
+_UTC = dt.timezone.utc
+
+
+def _to_utc_if_aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.tzinfo is _UTC:
+        return value
+    if value.utcoffset() is None:
+        return value.replace(tzinfo=None)
+    return value.astimezone(_UTC)
+
+
+def _finite_decimal(value: decimal.Decimal) -> Any:
+    return value if value.is_finite() else float(value)
