@@ -12,7 +12,8 @@ Every value a connector passes to ``op.upsert``/``op.update``/``op.delete`` goes
 
 Canonical values are exactly: ``None``, ``bool``, ``int``, ``float``, ``decimal.Decimal`` (finite),
 ``str``, :class:`JsonText`, ``bytes``, ``datetime.date``, naive ``datetime.datetime`` and
-``datetime.datetime`` whose ``tzinfo`` is ``datetime.timezone.utc`` - never a subclass.
+``datetime.datetime`` whose ``tzinfo`` is ``datetime.timezone.utc``; no other subclass of these
+(an ``IntEnum`` member becomes an ``int``, a ``time`` or ``UUID`` its text, a dict its JSON text).
 
     >>> from headwater.types import FLOAT, INT, decimal
     >>> to_int = converter(INT, str, table="users", column="age")
@@ -1210,6 +1211,8 @@ def convert_stored(value: Any, source: DataType, target: DataType) -> Any:
         raise ValueError(f"{target} is not a widening of {source}")
     name = target.name
     if target.is_textual:
+        if type(value) is JsonText:
+            return str.__str__(value)  # a STRING column holds plain str
         return text_form(value, source)
     if name == "DOUBLE":
         if source.name == "FLOAT":
