@@ -161,7 +161,11 @@ def _run(request: DebugRequest, printer: LogPrinter, stderr: TextIO) -> SyncRepo
         check_connector(connector)
         from headwater.destinations.duckdb import DuckDBWarehouse
 
-        warehouse = DuckDBWarehouse(inputs.warehouse_path)
+        from headwater.engine.sync import DEFAULT_BUFFER_BYTES
+
+        budget = request.buffer_bytes or DEFAULT_BUFFER_BYTES
+        # DuckDB's share of the budget: a quarter, at least 64 MB (it spills to disk past that).
+        warehouse = DuckDBWarehouse(inputs.warehouse_path, memory_limit=f"{max(64, budget // 4 // 2**20)}MB")
         warehouse.check()
     except HeadwaterError as exc:
         if request.verbose and exc.__cause__ is not None:

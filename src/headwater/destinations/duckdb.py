@@ -1,7 +1,7 @@
 """The DuckDB warehouse ``files/warehouse.db`` (SEM-2 to SEM-4, SEM-50 to SEM-55).
 
 One connection per sync, holding the file exclusively, with one transaction open between commit
-points. Every write is set-based: a batch arrives as an Arrow table, registered as a view, and is
+points. Every write is set-based: a batch arrives as an Arrow table, read by SQL through a replacement scan, and is
 applied with one or two SQL statements. A table's primary key is kept in the table's comment
 (SEM-4: no bookkeeping tables)::
 
@@ -31,7 +31,10 @@ __all__ = ["DuckDBWarehouse", "TableInfo", "convert_sql"]
 SYNCED = "_fivetran_synced"
 DELETED = "_fivetran_deleted"
 FIVETRAN_ID = "_fivetran_id"
-BATCH = "__hw_batch"
+# Batches reach SQL through DuckDB's replacement scan of a local variable with this name. (Not
+# con.register(): a view registered inside an open transaction keeps its Arrow data alive until
+# COMMIT even after unregister(), so memory would grow with every spilled batch.)
+BATCH = "hw_batch"
 
 
 @dataclass(frozen=True)
@@ -219,30 +222,39 @@ class DuckDBWarehouse:
 
     # -- data -----------------------------------------------------------------------------------
 
-    def _register(self, arrays: list[list[Any]], types: list[DataType | None], names: list[str]) -> None:
+    @staticmethod
+    def _arrow(arrays: list[list[Any]], types: list[DataType | None], names: list[str]) -> pa.Table:
         import pyarrow as pa
 
         fields = [to_arrow(values, dtype) for values, dtype in zip(arrays, types)]
-        table = pa.Table.from_arrays(fields, names=names)
-        self.con.register(BATCH, table)
+        return pa.Table.from_arrays(fields, names=names)
 
     def upsert(self, t: TableState, names: list[str], types: list[DataType], arrays: list[list[Any]],
-               key_names: list[str], ts: dt.datetime, *, fresh: bool) -> None:
-        """Replace rows with the same key, insert the others (SEM-21)."""
+               key_names: list[str], ts: dt.datetime, *, fresh: bool,
+               key_range: tuple[Any, Any] | None = None) -> None:
+        """Replace rows with the same key, insert the others (SEM-21).
+
+        ``fresh``: no stored row can have one of these keys, so nothing is deleted. ``key_range``
+        (low, high of the first key column) lets DuckDB skip row groups outside it.
+        """
         con = self.con
         batch_names = [f"c{i}" for i in range(len(names))]
-        self._register(arrays, list(types), batch_names)
+        hw_batch = self._arrow(arrays, list(types), batch_names)  # noqa: F841 - read by SQL
         try:
             target = self.qualified(t)
             by_name = {identity(n): b for n, b in zip(names, batch_names)}
             if not fresh:
                 condition = " AND ".join(f"{target}.{quote(k)} = {BATCH}.{by_name[identity(k)]}" for k in key_names)
-                con.execute(f"DELETE FROM {target} USING {BATCH} WHERE {condition}")
+                params: dict[str, Any] = {}
+                if key_range is not None:
+                    condition += f" AND {target}.{quote(key_names[0])} BETWEEN $low AND $high"
+                    params = {"low": key_range[0], "high": key_range[1]}
+                con.execute(f"DELETE FROM {target} USING {BATCH} WHERE {condition}", params)
             columns = ", ".join([*(quote(n) for n in names), SYNCED, DELETED])
             select = ", ".join([*batch_names, "CAST($ts AS TIMESTAMP WITH TIME ZONE)", "false"])
             con.execute(f"INSERT INTO {target} ({columns}) SELECT {select} FROM {BATCH}", {"ts": ts})
         finally:
-            con.unregister(BATCH)
+            del hw_batch
 
     def _key_condition(self, t: TableState, key_names: list[str], column_types: list[DataType],
                        compare_types: list[list[DataType]], alias: str) -> str:
@@ -259,7 +271,7 @@ class DuckDBWarehouse:
         con = self.con
         n = len(key_values[0]) if key_values else 0
         names = [f"k{i}" for i in range(len(key_values))] + ["row"]
-        self._register([*key_values, list(range(n))], [c[-1] for c in compare_types] + [None], names)
+        hw_batch = self._arrow([*key_values, list(range(n))], [c[-1] for c in compare_types] + [None], names)  # noqa: F841
         try:
             condition = self._key_condition(t, key_names, column_types, compare_types, "b")
             rows = con.execute(
@@ -267,7 +279,7 @@ class DuckDBWarehouse:
                 "ORDER BY b.row"
             ).fetchall()
         finally:
-            con.unregister(BATCH)
+            del hw_batch
         return [r[0] for r in rows]
 
     def update(self, t: TableState, key_names: list[str], column_types: list[DataType],
@@ -291,7 +303,7 @@ class DuckDBWarehouse:
         batch_names.append("seq")
         all_arrays.append(list(range(n)))
         all_types.append(None)
-        self._register(all_arrays, all_types, batch_names)
+        hw_batch = self._arrow(all_arrays, all_types, batch_names)  # noqa: F841
         try:
             keys = ", ".join(f"k{i}" for i in range(len(key_values)))
             if duplicates:
@@ -316,14 +328,14 @@ class DuckDBWarehouse:
             condition = self._key_condition(t, key_names, column_types, compare_types, "u")
             con.execute(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS u WHERE {condition}", {"ts": ts})
         finally:
-            con.unregister(BATCH)
+            del hw_batch
 
     def soft_delete(self, t: TableState, key_names: list[str], column_types: list[DataType],
                     compare_types: list[list[DataType]], key_values: list[list[Any]], ts: dt.datetime) -> None:
         """Mark the rows with these keys deleted (SEM-24); missing keys do nothing."""
         con = self.con
         names = [f"k{i}" for i in range(len(key_values))]
-        self._register(key_values, [c[-1] for c in compare_types], names)
+        hw_batch = self._arrow(key_values, [c[-1] for c in compare_types], names)  # noqa: F841
         try:
             condition = self._key_condition(t, key_names, column_types, compare_types, "u")
             con.execute(
@@ -332,7 +344,14 @@ class DuckDBWarehouse:
                 {"ts": ts},
             )
         finally:
-            con.unregister(BATCH)
+            del hw_batch
+
+    def key_bounds(self, t: TableState, column: str) -> tuple[Any, Any] | None:
+        """(min, max) of a stored key column; None when the table has no rows."""
+        low, high = self.con.execute(
+            f"SELECT min({quote(column)}), max({quote(column)}) FROM {self.qualified(t)}"
+        ).fetchone() or (None, None)
+        return None if low is None else (low, high)
 
     def truncate(self, t: TableState, ts: dt.datetime) -> None:
         """Soft-delete every live row (SEM-26)."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import values as V
 from headwater.engine.table import (
+    UNKNOWN,
     DEFERRED,
     DELETE,
     TRUNCATE,
@@ -319,6 +320,8 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
             if s in new_slots or not r.chain:
                 continue
             column = t.columns[t.slots[s].identity]
+            if t.keyed and t.slots[s].identity == t.pk_identities[0]:
+                t.key_bounds = UNKNOWN
             previous = r.start
             for wider in r.chain:
                 sync.warehouse.change_type(t, column.name, previous, wider)
@@ -343,8 +346,33 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         last = {k: i for i, k in enumerate(keys)}
         keep = sorted(last.values())
         arrays = [[column[i] for i in keep] for column in arrays]
-    sync.warehouse.upsert(t, names, types, arrays, key_names, sync.timestamp(), fresh=creating)
+    bounds = _batch_bounds(t, resolved) if t.keyed else None
+    if t.key_bounds is UNKNOWN and bounds is not None:
+        t.key_bounds = sync.warehouse.key_bounds(t, t.primary_key[0])
+    fresh = creating or (bounds is not None and t.key_bounds is not UNKNOWN and (
+        t.key_bounds is None or bounds[1] < t.key_bounds[0] or bounds[0] > t.key_bounds[1]))
+    sync.warehouse.upsert(t, names, types, arrays, key_names, sync.timestamp(), fresh=fresh, key_range=bounds)
+    if bounds is None:
+        t.key_bounds = UNKNOWN
+    elif t.key_bounds is not UNKNOWN:
+        t.key_bounds = bounds if t.key_bounds is None else (min(bounds[0], t.key_bounds[0]), max(bounds[1], t.key_bounds[1]))
     t.rows_written += g.n
+
+
+def _batch_bounds(t: TableState, resolved: dict[int, Resolved]) -> tuple[Any, Any] | None:
+    """(low, high) of the batch's first key column when it is an integer or text column.
+
+    Python and DuckDB order ints and strings the same way (strings by code point, which is UTF-8
+    byte order), so these bounds can be compared with the stored rows' bounds.
+    """
+    r = resolved.get(t.slot_by_identity[t.pk_identities[0]].index)
+    if r is None or r.type.name not in ("SHORT", "INT", "LONG", "STRING"):
+        return None
+    values = r.values
+    try:
+        return min(values), max(values)
+    except TypeError:
+        return None
 
 
 def _create_from_upsert(sync: Sync, t: TableState, resolved: dict[int, Resolved],

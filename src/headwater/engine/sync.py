@@ -47,7 +47,7 @@ DEFAULT_SCHEMA = "tester"
 DEFAULT_BUFFER_BYTES = 256 * 1024 * 1024
 # Rough bytes a buffered value costs (tuple slot + a small Python object); used to turn the
 # memory budget into a row count per table.
-BYTES_PER_VALUE = 72
+BYTES_PER_VALUE = 56
 
 
 @dataclass
@@ -87,7 +87,8 @@ class Sync:
         self.naming = naming
         self._log = log
         self.options = options or SyncOptions()
-        self.counters = Counters()
+        self.upserts = self.updates = self.deletes = 0
+        self._counters = Counters()
         self._lock = threading.Lock()
         self._tables: dict[tuple[Any, Any], TableState] = {}   # by raw (table, schema) arguments
         self.tables: dict[tuple[str, str], TableState] = {}     # by (schema identity, table identity)
@@ -99,6 +100,13 @@ class Sync:
         self.rows_committed = 0
         self.started_at = time.monotonic()
         self.engine_seconds = 0.0
+
+    @property
+    def counters(self) -> Counters:
+        """The summary's counters; the per-row ones are kept as plain attributes on the hot path."""
+        c = self._counters
+        c.upserts, c.updates, c.deletes = self.upserts, self.updates, self.deletes
+        return c
 
     # -- logging -------------------------------------------------------------------------------
 
@@ -214,21 +222,25 @@ class Sync:
                 "the sync has failed inside headwater; no further operations are accepted"
             ) from self.internal_error
 
-    def upsert(self, table: Any, data: Any, schema: Any) -> None:
-        with self._lock:
-            if self.internal_error is not None:
-                self._check_running()
+    # The per-row path. While a sync runs, Operations.upsert/update/delete ARE these bound methods
+    # (operations.bind installs them), so a connector's op.upsert(...) costs one Python call.
+
+    def upsert(self, table: Any, data: Any, schema: Any = None, file: Any = None) -> None:
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self.internal_error is not None or file is not None:
+                self._refuse("upsert", file)
             try:
                 t = self._tables[(table, schema)]
             except (KeyError, TypeError):
                 t = self._resolve(table, schema)
             if type(data) is not dict and not isinstance(data, dict):
                 raise _not_a_dict("upsert", "data", data)
-            keys = tuple(data)
-            sig = t.sigs[UPSERT].get(keys)
-            if sig is None:
-                sig = t.signature(UPSERT, keys)
-            row: Any = tuple(data.values())
+            sig = t.last_sig[UPSERT]
+            if sig is None or data.keys() != sig.keyset:
+                sig = t.signature_of(UPSERT, data)
+            row: Any = sig.getter(data)
             plan = sig.plans.get(tuple(map(type, row)))
             if plan is None:
                 plan = t.plan(sig, row)
@@ -240,17 +252,30 @@ class Sync:
             if seg is None or seg.sig is not sig:
                 seg = t.new_segment(UPSERT, sig)
             seg.rows.append(row)
-            self.counters.upserts += 1
+            self.upserts += 1
             t.pending += 1
-            if t.pending >= self._flush_rows(t, len(row)):
+            if t.pending >= t.flush_at:
                 self._spill(t)
+        finally:
+            lock.release()
 
-    def update(self, table: Any, modified: Any, schema: Any) -> None:
+    def update(self, table: Any, modified: Any, schema: Any = None, file: Any = None) -> None:
+        if file is not None:
+            self._refuse("update", file)
         self._keyed_op(UPDATE, "update", "modified", table, modified, schema)
-        # counted inside
 
-    def delete(self, table: Any, keys: Any, schema: Any) -> None:
+    def delete(self, table: Any, keys: Any, schema: Any = None) -> None:
         self._keyed_op(DELETE, "delete", "keys", table, keys, schema)
+
+    def _refuse(self, name: str, file: Any) -> None:
+        self._check_running()
+        if file is not None:
+            from headwater.errors import UnsupportedArgumentError
+
+            raise UnsupportedArgumentError(
+                f"Operations.{name}(file=...) is not supported by headwater: file uploads are not "
+                "implemented; remove the file argument"
+            )
 
     def _keyed_op(self, kind: int, name: str, argument: str, table: Any, data: Any, schema: Any) -> None:
         with self._lock:
@@ -261,11 +286,10 @@ class Sync:
                 t = self._resolve(table, schema)
             if not isinstance(data, dict):
                 raise _not_a_dict(name, argument, data)
-            keys = tuple(data)
-            sig = t.sigs[kind].get(keys)
-            if sig is None:
-                sig = t.signature(kind, keys)
-            row: Any = tuple(data.values())
+            sig = t.last_sig[kind]
+            if sig is None or data.keys() != sig.keyset:
+                sig = t.signature_of(kind, data)
+            row: Any = sig.getter(data)
             plan = sig.plans.get(tuple(map(type, row)))
             if plan is None:
                 plan = t.plan(sig, row)
@@ -278,11 +302,11 @@ class Sync:
                 seg = t.new_segment(kind, sig)
             seg.rows.append(row)
             if kind == UPDATE:
-                self.counters.updates += 1
+                self.updates += 1
             else:
-                self.counters.deletes += 1
+                self.deletes += 1
             t.pending += 1
-            if t.pending >= self._flush_rows(t, len(row)):
+            if t.pending >= t.flush_at:
                 self._spill(t)
 
     def truncate(self, table: Any, schema: Any, deferred: Any) -> None:
@@ -344,8 +368,15 @@ class Sync:
 
     # -- flushing and committing ------------------------------------------------------------------
 
-    def _flush_rows(self, t: TableState, width: int) -> int:
-        return max(2048, self.options.buffer_bytes // (BYTES_PER_VALUE * max(1, width + 1)))
+    def flush_rows(self, keys: tuple[Any, ...]) -> int:
+        """Rows a table buffers before it spills into the open transaction.
+
+        A quarter of the memory budget goes to buffered Python rows (the rest covers the Arrow
+        copy made while flushing and DuckDB's own buffers); a row's size is estimated from the
+        number of values, since the values themselves are not known yet.
+        """
+        per_row = 64 + BYTES_PER_VALUE * max(1, len(keys))
+        return max(1024, (self.options.buffer_bytes // 4) // per_row)
 
     def timestamp(self) -> dt.datetime:
         """A `_fivetran_synced` value, strictly increasing within the sync."""

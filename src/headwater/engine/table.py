@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ __all__ = ["DELETE", "DEFERRED", "TRUNCATE", "UPDATE", "UPSERT", "Column", "Segm
            "TableState"]
 
 UPSERT, UPDATE, DELETE, TRUNCATE, DEFERRED = range(5)
+UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 KIND_NAMES = ("upsert", "update", "delete", "truncate", "truncate")
 
 NoneType = type(None)
@@ -67,7 +69,22 @@ class Signature:
     kind: int
     slots: tuple[int, ...]          # slot index per position in the row; -1 = ignored key
     pk_positions: tuple[int, ...]   # positions holding primary key values, in primary key order
+    keyset: frozenset[Any] = frozenset()
+    getter: Callable[[dict[Any, Any]], tuple[Any, ...]] = tuple
     plans: dict[tuple[type, ...], Plan] = field(default_factory=dict)
+
+
+def _values_getter(keys: tuple[Any, ...]) -> Callable[[dict[Any, Any]], tuple[Any, ...]]:
+    """A C-level function returning a dict's values as a tuple, in the order of ``keys``.
+
+    Rows with the same set of keys in another order then line up with the same signature.
+    """
+    if len(keys) >= 2:
+        return operator.itemgetter(*keys)
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda data: (data[key],)
+    return lambda data: ()
 
 
 @dataclass(eq=False)
@@ -107,6 +124,8 @@ class TableState:
         self.slots: list[Slot] = []
         self.slot_by_identity: dict[str, Slot] = {}
         self.sigs: tuple[dict[tuple[Any, ...], Signature], ...] = ({}, {}, {})
+        self.last_sig: list[Signature | None] = [None, None, None]   # per kind: the signature used last
+        self.flush_at = 1 << 62
         self.segments: list[Segment] = []
         self.current: Segment | None = None
         self.pending = 0
@@ -115,6 +134,9 @@ class TableState:
         self.has_deferred = False
         self.warned: set[str] = set()
         self.rows_written = 0
+        #: (low, high) of the first primary key column over all stored rows; None: no rows;
+        #: UNKNOWN: not tracked (an upsert batch outside this range cannot replace anything).
+        self.key_bounds: Any = UNKNOWN if exists else None
         for pk in primary_key:
             self._slot(pk)
 
@@ -185,8 +207,18 @@ class TableState:
             if missing:
                 raise self._missing_key(missing, what)
             pk_positions = [index_of[ident] for ident in self.pk_identities]
-        sig = Signature(kind, tuple(slots), tuple(pk_positions))
+        sig = Signature(kind, tuple(slots), tuple(pk_positions), frozenset(keys), _values_getter(keys))
         self.sigs[kind][keys] = sig
+        self.flush_at = self.sync.flush_rows(keys)
+        return sig
+
+    def signature_of(self, kind: int, data: dict[Any, Any]) -> Signature:
+        """The signature of a row whose keys differ from the last row's (one dict lookup if seen before)."""
+        keys = tuple(data)
+        sig = self.sigs[kind].get(keys)
+        if sig is None:
+            sig = self.signature(kind, keys)
+        self.last_sig[kind] = sig
         return sig
 
     def _missing_key(self, columns: list[str], what: str) -> OperationValueError:
