@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@$(BIN)/python -m compileall -q src >/dev/null
 	@touch $(STAMP)
 
 ## make demo: install, run the bundled example connector into DuckDB, show the summary
