@@ -49,7 +49,9 @@ def resolve_naming(flag: str | None, environ: Mapping[str, str]) -> str:
         ) from None
 
 
-def _read_json_object(path: Path, what: str, error: type[ConfigurationError] | type[StateFileError]) -> tuple[Any, bool]:
+def _read_json_object(
+    path: Path, what: str, error: type[ConfigurationError] | type[StateFileError]
+) -> tuple[Any, bool]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

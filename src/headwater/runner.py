@@ -166,7 +166,6 @@ def _run(request: DebugRequest, printer: LogPrinter, stderr: TextIO) -> SyncRepo
             _, connector = load_connector(inputs.project)
         check_connector(connector)
         from headwater.destinations.duckdb import DuckDBWarehouse
-
         from headwater.engine.sync import DEFAULT_BUFFER_BYTES
 
         budget = request.buffer_bytes or DEFAULT_BUFFER_BYTES

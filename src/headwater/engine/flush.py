@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import values as V
 from headwater.engine.table import (
-    UNKNOWN,
     DEFERRED,
     DELETE,
     TRUNCATE,
+    UNKNOWN,
     UPDATE,
     UPSERT,
     Column,
@@ -319,15 +319,15 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         for s, r in resolved.items():
             if s in new_slots or not r.chain:
                 continue
-            column = t.columns[t.slots[s].identity]
+            stored = t.columns[t.slots[s].identity]
             if t.keyed and t.slots[s].identity == t.pk_identities[0]:
                 t.key_bounds = UNKNOWN
             previous = r.start
             for wider in r.chain:
-                sync.warehouse.change_type(t, column.name, previous, wider)
-                _count_change(sync, f"table {t.label!r}: changed column {column.name!r} from {previous} to {wider}")
+                sync.warehouse.change_type(t, stored.name, previous, wider)
+                _count_change(sync, f"table {t.label!r}: changed column {stored.name!r} from {previous} to {wider}")
                 previous = wider
-            column.type = r.type
+            stored.type = r.type
 
     names = [t.columns[t.slots[s].identity].name for s in resolved]
     arrays = [resolved[s].values for s in resolved]
@@ -355,7 +355,8 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     if bounds is None:
         t.key_bounds = UNKNOWN
     elif t.key_bounds is not UNKNOWN:
-        t.key_bounds = bounds if t.key_bounds is None else (min(bounds[0], t.key_bounds[0]), max(bounds[1], t.key_bounds[1]))
+        low, high = bounds if t.key_bounds is None else t.key_bounds
+        t.key_bounds = (min(bounds[0], low), max(bounds[1], high))
     t.rows_written += g.n
 
 
@@ -388,7 +389,7 @@ def _create_from_upsert(sync: Sync, t: TableState, resolved: dict[int, Resolved]
             done.add(ident)
             at_creation.append((t.columns[ident].name if ident in t.columns else name, dtype))
 
-    for pk, ident in zip(t.primary_key, t.pk_identities):
+    for ident in t.pk_identities:
         slot = t.slot_by_identity[ident]
         if slot.declared is not None:
             add(slot.index, slot.name, slot.declared)
@@ -396,8 +397,8 @@ def _create_from_upsert(sync: Sync, t: TableState, resolved: dict[int, Resolved]
             add(slot.index, slot.name, resolved[slot.index].type)
     for name in t.declared_order:
         ident = identity(name)
-        slot = t.slot_by_identity.get(ident)
-        add(None, slot.name if slot is not None else name, t.declared[ident])
+        seen = t.slot_by_identity.get(ident)
+        add(None, seen.name if seen is not None else name, t.declared[ident])
     row0 = sorted((firsts[s][1], s) for s in creating_row)
     for _, s in row0:
         add(s, t.slots[s].name, resolved[s].type)

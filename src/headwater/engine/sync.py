@@ -34,6 +34,7 @@ from headwater.errors import (
     HeadwaterError,
     OperationTypeError,
     OperationValueError,
+    SchemaEvolutionError,
     SyncAlreadyFailedError,
 )
 from headwater.log import Level
@@ -186,13 +187,11 @@ class Sync:
                 self._declared.append(state)
                 continue
             if tuple(identity(c) for c in info.primary_key) != tuple(identity(c) for c in spec.primary_key):
-                from headwater.errors import SchemaEvolutionError
-
-                before = ", ".join(info.primary_key) or "none (keyless)"
-                after = ", ".join(spec.primary_key) or "none (keyless)"
+                stored_key = ", ".join(info.primary_key) or "none (keyless)"
+                declared_key = ", ".join(spec.primary_key) or "none (keyless)"
                 raise SchemaEvolutionError(
-                    f"primary key changed for table {info.label!r}: the warehouse has ({before}), schema() "
-                    f"declares ({after}); run `headwater reset` to start over, or keep the old key"
+                    f"primary key changed for table {info.label!r}: the warehouse has ({stored_key}), schema() "
+                    f"declares ({declared_key}); run `headwater reset` to start over, or keep the old key"
                 )
             state = TableState(self, info.schema, info.name, primary_key=info.primary_key, exists=True,
                                declared=declared, declared_order=list(spec.columns),
@@ -207,8 +206,6 @@ class Sync:
                 if current == declared_type or (current.is_textual and declared_type.is_textual):
                     continue
                 if join(current, declared_type) != declared_type:
-                    from headwater.errors import SchemaEvolutionError
-
                     raise SchemaEvolutionError(
                         f"cannot change type of column {existing.name!r} in table {info.label!r} from "
                         f"{current} to {declared_type}: headwater only widens columns; declare {current} "
@@ -219,18 +216,18 @@ class Sync:
             self._declared.append(state)
             plans.append((state, changes))
         for state, changes in plans:
-            for column, declared_type, current in changes:
-                if current is None:
+            for column, declared_type, before in changes:
+                if before is None:
                     self.warehouse.add_column(state, column, declared_type)
                     state.columns[identity(column)] = Column(column, declared_type)
                     self.counters.schema_changes += 1
                     self.log_info(f"table {state.label!r}: added column {column!r} ({declared_type})")
                 else:
-                    self.warehouse.change_type(state, column, current, declared_type)
+                    self.warehouse.change_type(state, column, before, declared_type)
                     state.columns[identity(column)].type = declared_type
                     self.counters.schema_changes += 1
                     self.log_info(
-                        f"table {state.label!r}: changed column {column!r} from {current} to {declared_type}"
+                        f"table {state.label!r}: changed column {column!r} from {before} to {declared_type}"
                     )
 
     # -- operations (called from any thread) ------------------------------------------------------
