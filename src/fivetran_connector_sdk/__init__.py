@@ -4,16 +4,16 @@ Installed with headwater so that ``python connector.py`` runs ``connector.debug(
 (API-3). Installing Fivetran's own package in the same environment is unsupported: both own this name.
 """
 
-from headwater._sdk_package import (  # noqa: F401
+from headwater._sdk_package import (
     ByteStream,
     ConfigurationForm,
-    Connector,
     FileUpload,
     Logging,
     Operations,
     Test,
-    __version__,
     form_field,
 )
+from headwater._sdk_package import Connector as Connector  # importable by name, not in __all__ (API-10)
+from headwater._sdk_package import __version__ as __version__
 
 __all__ = ["ByteStream", "ConfigurationForm", "FileUpload", "Logging", "Operations", "Test", "form_field"]

@@ -72,6 +72,7 @@ class LogPrinter:
         self._lock = threading.Lock()
         #: Called (under the lock) before a line is written; the progress display uses it to clear itself.
         self.before_write: Callable[[], None] | None = None
+        self.closed = False
 
     @property
     def stream(self) -> TextIO:
@@ -80,22 +81,23 @@ class LogPrinter:
     def log(self, level: Level, origin: str, message: str) -> None:
         if origin == "connector" and level < self.min_level:
             return
-        line = format_line(self._clock(), level, origin, message)
-        with self._lock:
-            if self.before_write is not None:
-                self.before_write()
-            stream = self.stream
-            stream.write(line + "\n")
-            stream.flush()
+        self.write_raw(format_line(self._clock(), level, origin, message) + "\n")
 
     def write_raw(self, text: str) -> None:
         """Write text without a log prefix (the summary block)."""
         with self._lock:
+            if self.closed:
+                return
             if self.before_write is not None:
                 self.before_write()
             stream = self.stream
-            stream.write(text)
-            stream.flush()
+            try:
+                stream.write(text)
+                stream.flush()
+            except (BrokenPipeError, ValueError):
+                # The reader went away (`headwater debug | head`): the sync must not fail for
+                # that, so the log is dropped from here on; the data and state are unaffected.
+                self.closed = True
 
 
 _printer = LogPrinter()

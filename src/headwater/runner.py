@@ -306,11 +306,15 @@ def _is_engine_error(failure: HeadwaterError) -> bool:
     return isinstance(failure, (SchemaDeclarationError, SchemaEvolutionError))
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
 def _finished_line(sync: Any, report: SyncReport) -> str:
     rows = sum(report.tables.values())
     rate = rows / report.seconds if report.seconds > 0 else 0.0
-    return (f"sync finished: {rows} rows in {len(report.tables)} tables, {sync.counters.checkpoints} "
-            f"checkpoints, {report.seconds:.2f}s ({rate:,.0f} rows/s)")
+    return (f"sync finished: {plural(rows, 'row')} in {plural(len(report.tables), 'table')}, "
+            f"{plural(sync.counters.checkpoints, 'checkpoint')}, {report.seconds:.2f}s ({rate:,.0f} rows/s)")
 
 
 def _profile(report: SyncReport) -> str:

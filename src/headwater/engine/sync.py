@@ -379,8 +379,13 @@ class Sync:
                     f"checkpoint state is not JSON serializable: {exc}; store only dicts, lists, "
                     "strings, finite numbers, booleans and None (dates as ISO strings)"
                 ) from None
+            before = self.rows_committed
             self._commit(text, final=False)
             self.counters.checkpoints += 1
+            self.log_info(
+                f"checkpoint {self.counters.checkpoints} committed "
+                f"({self.rows_committed - before:,} rows since the previous one); state saved"
+            )
 
     # -- flushing and committing ------------------------------------------------------------------
 
