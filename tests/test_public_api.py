@@ -1,0 +1,69 @@
+"""The public surface: headwater's names, and `fivetran_connector_sdk` resolving to headwater (API-2, API-3, API-10)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import headwater
+
+
+def test_headwater_exports_the_connector_author_surface() -> None:
+    assert headwater.__all__ == sorted(headwater.__all__)
+    assert set(headwater.__all__) == {
+        "ByteStream", "ConfigurationForm", "Connector", "FileUpload", "Logging", "Operations", "Test", "__version__",
+    }
+
+
+def test_no_fivetran_distribution_is_installed_beside_headwater() -> None:
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.distribution("fivetran-connector-sdk")
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.distribution("fivetran-connector-sdk-core")
+
+
+def test_installed_fivetran_connector_sdk_package_is_headwaters_implementation() -> None:
+    import fivetran_connector_sdk
+
+    assert Path(fivetran_connector_sdk.__file__).resolve().parent.parent == Path(headwater.__file__).resolve().parent.parent
+    assert fivetran_connector_sdk.Connector is headwater.Connector
+    assert fivetran_connector_sdk.Operations is headwater.Operations
+    assert fivetran_connector_sdk.Logging is headwater.Logging
+    assert isinstance(fivetran_connector_sdk.__version__, str)
+
+
+def test_star_import_gives_the_front_end_names() -> None:
+    namespace: dict[str, object] = {}
+    exec("from fivetran_connector_sdk import *", namespace)
+    names = {name for name in namespace if not name.startswith("__")}
+    assert names == {"ByteStream", "FileUpload", "Logging", "Operations", "ConfigurationForm", "Test", "form_field"}
+
+
+def test_sdk_submodules_import() -> None:
+    for name in ("form_field", "operations", "configuration_form", "test", "file_upload"):
+        module = importlib.import_module(f"fivetran_connector_sdk.{name}")
+        assert module is not None
+
+
+def test_python_connector_py_runs_through_headwater(tmp_path: Path) -> None:
+    (tmp_path / "connector.py").write_text(textwrap.dedent('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+        def update(configuration, state):
+            op.upsert("t", {"id": 1})
+            op.checkpoint({"ok": True})
+
+        connector = Connector(update=update)
+
+        if __name__ == "__main__":
+            connector.debug()
+    '''))
+    done = subprocess.run([sys.executable, "connector.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Sync SUCCEEDED" in done.stdout
+    assert (tmp_path / "files" / "warehouse.db").exists()
