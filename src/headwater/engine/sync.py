@@ -91,6 +91,9 @@ class Sync:
         self._log = log
         self.options = options or SyncOptions()
         self.upserts = self.updates = self.deletes = 0
+        self.pending = 0            # operations buffered in all tables since the last flush
+        self.widest = 0
+        self.flush_at = 1 << 62
         self._counters = Counters()
         self._lock = threading.Lock()
         self._tables: dict[tuple[Any, Any], TableState] = {}   # by raw (table, schema) arguments
@@ -269,9 +272,9 @@ class Sync:
                 seg = t.new_segment(UPSERT, sig)
             seg.rows.append(row)
             self.upserts += 1
-            t.pending += 1
-            if t.pending >= t.flush_at:
-                self._spill(t)
+            self.pending += 1
+            if self.pending >= self.flush_at:
+                self._spill()
         finally:
             lock.release()
 
@@ -321,9 +324,9 @@ class Sync:
                 self.updates += 1
             else:
                 self.deletes += 1
-            t.pending += 1
-            if t.pending >= t.flush_at:
-                self._spill(t)
+            self.pending += 1
+            if self.pending >= self.flush_at:
+                self._spill()
 
     def truncate(self, table: Any, schema: Any, deferred: Any) -> None:
         with self._lock:
@@ -389,15 +392,17 @@ class Sync:
 
     # -- flushing and committing ------------------------------------------------------------------
 
-    def flush_rows(self, keys: tuple[Any, ...]) -> int:
-        """Rows a table buffers before it spills into the open transaction.
+    def note_row_width(self, width: int) -> None:
+        """A new row shape was seen: lower the spill threshold if its rows are the widest so far.
 
-        A quarter of the memory budget goes to buffered Python rows (the rest covers the Arrow
-        copy made while flushing and DuckDB's own buffers); a row's size is estimated from the
-        number of values, since the values themselves are not known yet.
+        The threshold counts buffered operations across all tables. A quarter of the memory budget
+        goes to buffered Python rows (the rest covers the Arrow copy made while flushing and
+        DuckDB's own buffers); a row's size is estimated from its number of values.
         """
-        per_row = 64 + BYTES_PER_VALUE * max(1, len(keys))
-        return max(1024, (self.options.buffer_bytes // 4) // per_row)
+        if width > self.widest:
+            self.widest = width
+            per_row = 64 + BYTES_PER_VALUE * max(1, width)
+            self.flush_at = max(1024, (self.options.buffer_bytes // 4) // per_row)
 
     def timestamp(self) -> dt.datetime:
         """A `_fivetran_synced` value, strictly increasing within the sync."""
@@ -423,14 +428,22 @@ class Sync:
         finally:
             self.engine_seconds += time.perf_counter() - started
 
-    def _spill(self, t: TableState) -> None:
-        self._guarded(lambda: flushing.flush_table(self, t))
+    def _spill(self) -> None:
+        """The buffers reached the memory budget: write them into the open transaction (not committed)."""
+        def work() -> None:
+            for t in list(self.tables.values()):
+                if t.segments:
+                    flushing.flush_table(self, t)
+            self.pending = 0
+
+        self._guarded(work)
 
     def _commit(self, state_text: str | None, *, final: bool) -> None:
         def work() -> None:
             for t in list(self.tables.values()):
                 if t.segments:
                     flushing.flush_table(self, t)
+            self.pending = 0
             if not self._declared_created:
                 self._declared_created = True
                 for t in self._declared:
@@ -468,7 +481,7 @@ class Sync:
 
     def progress(self) -> dict[str, int]:
         """Rows accepted per table so far (committed or buffered), for the progress display."""
-        return {t.label: t.rows_written + t.pending for t in self.tables.values()}
+        return {t.label: t.rows_written + t.buffered_rows() for t in self.tables.values()}
 
 
 def _not_a_dict(op_name: str, argument: str, value: Any) -> OperationTypeError:

@@ -125,10 +125,8 @@ class TableState:
         self.slot_by_identity: dict[str, Slot] = {}
         self.sigs: tuple[dict[tuple[Any, ...], Signature], ...] = ({}, {}, {})
         self.last_sig: list[Signature | None] = [None, None, None]   # per kind: the signature used last
-        self.flush_at = 1 << 62
         self.segments: list[Segment] = []
         self.current: Segment | None = None
-        self.pending = 0
         self.deferred_pending = False         # a deferred truncate was called; marker not yet flushed
         self.deferred_since: dt.datetime | None = None
         self.has_deferred = False
@@ -209,7 +207,7 @@ class TableState:
             pk_positions = [index_of[ident] for ident in self.pk_identities]
         sig = Signature(kind, tuple(slots), tuple(pk_positions), frozenset(keys), _values_getter(keys))
         self.sigs[kind][keys] = sig
-        self.flush_at = self.sync.flush_rows(keys)
+        self.sync.note_row_width(len(keys))
         return sig
 
     def signature_of(self, kind: int, data: dict[Any, Any]) -> Signature:
@@ -260,8 +258,11 @@ class TableState:
         return seg
 
     def take_segments(self) -> list[Segment]:
-        segments, self.segments, self.current, self.pending = self.segments, [], None, 0
+        segments, self.segments, self.current = self.segments, [], None
         return segments
+
+    def buffered_rows(self) -> int:
+        return sum(len(seg.rows) for seg in self.segments)
 
     def declared_type(self, ident: str) -> DataType | None:
         return self.declared.get(ident)
