@@ -103,7 +103,8 @@ def debug(project_path: str | None, configuration_file: str | None, state_file: 
         progress=sys.stdout.isatty() and not os.environ.get("NO_COLOR") == "force-plain",
     )
     report = run_debug(request)
-    sys.exit(report.exit_code)
+    if report.exit_code:
+        sys.exit(report.exit_code)
 
 
 @main.command(context_settings=CONTEXT)
@@ -129,7 +130,8 @@ def reset(project_path: str | None, force: bool) -> None:
                        "pass --force (or -f, --yes, -y, --non-interactive) to delete without asking", err=True)
             sys.exit(2)
         names = ", ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in targets)
-        if not click.confirm(f"Delete {names}?", default=True):
+        answer = click.prompt(f"Delete {names}? (Y/n)", default="y", show_default=False, prompt_suffix=" ")
+        if answer.strip().lower() not in ("y", "yes"):
             click.echo("nothing deleted")
             return
     try:
@@ -165,9 +167,24 @@ def help_command(ctx: click.Context, command: str | None) -> None:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: click's errors become one ``error:`` line (CLI-13)."""
     try:
-        main(prog_name="headwater")
+        main(prog_name="headwater", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("error: aborted\n")
+        sys.exit(1)
+    except click.UsageError as exc:
+        ctx = exc.ctx
+        usage = ctx.get_usage().replace("Usage: ", "").strip() if ctx is not None else "headwater COMMAND [ARGS]"
+        command = ctx.command_path if ctx is not None else "headwater"
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        sys.stderr.write(f"error: {message}; usage: {' '.join(usage.split())} (see '{command} --help')\n")
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        sys.stderr.write(f"error: {' '.join(exc.format_message().split())}\n")
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)

@@ -173,14 +173,17 @@ def _run(request: DebugRequest, printer: LogPrinter, stderr: TextIO) -> SyncRepo
         warehouse = DuckDBWarehouse(inputs.warehouse_path, memory_limit=f"{max(64, budget // 4 // 2**20)}MB")
         warehouse.check()
     except HeadwaterError as exc:
-        if request.verbose and exc.__cause__ is not None:
-            printer.log(Level.SEVERE, "headwater", _connector_traceback(exc.__cause__, True))
+        if exc.__cause__ is not None:
+            # The failure came from connector code (ERR-LOAD-2): log its traceback (CLI-13).
+            printer.log(Level.SEVERE, "headwater", _connector_traceback(exc.__cause__, request.verbose))
         _fail(stderr, exc.message)
         return SyncReport(exit_code=exc.exit_code, error=exc.message)
+    report: SyncReport | None = None
     try:
-        return _sync(request, inputs, connector, warehouse, printer, stderr, describe_exception)
+        report = _sync(request, inputs, connector, warehouse, printer, stderr, describe_exception)
+        return report
     finally:
-        warehouse.close()
+        warehouse.close(discard_new=report is None or not report.succeeded)
 
 
 def _sync(
@@ -280,16 +283,20 @@ def _classify(
         internal = sync.internal_error
         return 70, f"internal error in headwater: {type(internal).__name__}: {internal}; please report it"
     if isinstance(failure, KeyboardInterrupt):
+        printer.log(Level.SEVERE, "headwater", _connector_traceback(failure, verbose))
         return SyncInterrupted.exit_code, (
-            f"sync interrupted during {phase}; everything after the last checkpoint was discarded "
-            "and the saved state is that of the last checkpoint"
+            f"{phase} failed: {describe(failure, project)} (interrupted); everything after the last "
+            "checkpoint was discarded and the saved state is that of the last checkpoint"
         )
     if sync.reported_error is not None:
         return 1, f"connector reported an error: {sync.reported_error}"
     if isinstance(failure, SystemExit):
+        printer.log(Level.SEVERE, "headwater", _connector_traceback(failure, verbose))
+        where = describe(failure, project).partition(" (")[2]
         return 1, (
-            f"connector code called exit({failure.code!r}) during {phase}; headwater treats this as a "
-            "failed sync: raise an exception instead, or return from update()"
+            f"connector code called exit({failure.code!r}) during {phase}"
+            + (f" ({where}" if where else "")
+            + "; headwater treats this as a failed sync: raise an exception instead, or return from update()"
         )
     if isinstance(failure, HeadwaterError) and not isinstance(failure, (SyncError,)) and _is_engine_error(failure):
         return failure.exit_code, failure.message

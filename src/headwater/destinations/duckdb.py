@@ -95,6 +95,8 @@ class DuckDBWarehouse:
         self.threads = threads
         self._con: duckdb.DuckDBPyConnection | None = None
         self._tables: dict[tuple[str, str], TableInfo] | None = None
+        self._created: list[Path] = []     # what this sync created (the file, files/), until a commit
+        self._committed = False
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -112,7 +114,11 @@ class DuckDBWarehouse:
             return self._con
         import duckdb
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True)
+            self._created.append(self.path.parent)
+        if not self.path.exists():
+            self._created.insert(0, self.path)
         config: dict[str, Any] = {}
         if self.memory_limit:
             config["memory_limit"] = self.memory_limit
@@ -139,13 +145,19 @@ class DuckDBWarehouse:
         if self._con is not None:
             self._con.execute("COMMIT")
             self._con.execute("BEGIN TRANSACTION")
+            self._committed = True
 
     def rollback(self) -> None:
         if self._con is not None:
             self._con.execute("ROLLBACK")
             self._con.execute("BEGIN TRANSACTION")
 
-    def close(self) -> None:
+    def close(self, *, discard_new: bool = False) -> None:
+        """Close the connection; rolls back what was not committed.
+
+        ``discard_new``: if this sync created the warehouse and never committed, delete it again,
+        so a failed first sync leaves the project exactly as it was (SEM-54).
+        """
         if self._con is not None:
             try:
                 self._con.execute("ROLLBACK")
@@ -153,6 +165,16 @@ class DuckDBWarehouse:
                 pass
             self._con.close()
             self._con = None
+        if discard_new and not self._committed and self._created:
+            for path in [*self._created[:1], Path(f"{self.path}.wal"), *self._created[1:]]:
+                try:
+                    if path.is_dir():
+                        path.rmdir()
+                    elif path.exists() and (path == self.path or path.name.endswith(".wal")):
+                        path.unlink()
+                except OSError:
+                    pass
+            self._created = []
 
     # -- metadata -------------------------------------------------------------------------------
 

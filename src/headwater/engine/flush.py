@@ -162,7 +162,11 @@ def _running(values: list[Any], current: DataType | None) -> Resolved:
         if ty is None:
             continue
         s = stage[i]
-        value = v if ty == stages[s] else V.convert_stored(v, ty, stages[s])
+        if ty == stages[s]:
+            # An int or Decimal too wide for DECIMAL(38) infers STRING: store its text (TYPES-21).
+            value = V.text_form(v) if ty == STRING and type(v) is not str else v
+        else:
+            value = V.convert_stored(v, ty, stages[s])
         for k in range(s + 1, len(stages)):
             value = V.convert_stored(value, stages[k - 1], stages[k])
         out[i] = value
@@ -217,8 +221,12 @@ def _gather(segments: list[Segment], fill: Any) -> Gathered:
     return Gathered(n, columns, partial, [])
 
 
-def _first_positions(segments: list[Segment], slots: set[int]) -> dict[int, tuple[int, int]]:
-    """For each slot: (row index, position in that row) of its first non-null value in the run."""
+def _first_positions(segments: list[Segment], slots: set[int],
+                     keep: set[int] | None = None) -> dict[int, tuple[int, int]]:
+    """For each slot: (row index, position in that row) of its first non-null value in the run.
+
+    ``keep``: only these row indexes count (an update of a missing row has no effect at all).
+    """
     found: dict[int, tuple[int, int]] = {}
     wanted = set(slots)
     offset = 0
@@ -229,6 +237,8 @@ def _first_positions(segments: list[Segment], slots: set[int]) -> dict[int, tupl
         positions = [(pos, slot) for pos, slot in enumerate(seg.sig.slots) if slot in wanted]
         if positions:
             for r, row in enumerate(seg.rows):
+                if keep is not None and offset + r not in keep:
+                    continue
                 hit = [(pos, slot) for pos, slot in positions if slot in wanted and row[pos] is not None]
                 for pos, slot in hit:
                     found[slot] = (offset + r, pos)
@@ -272,6 +282,7 @@ def flush_table(sync: Sync, t: TableState) -> None:
         elif kind == DELETE:
             _apply_deletes(sync, t, run)
         i = j
+    t.settle_signatures()
 
 
 def _declared_by_name(t: TableState) -> dict[str, DataType]:
@@ -522,8 +533,8 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         arrays.append(r.values)
         presence.append(present)
     if new_columns:
-        firsts = _first_positions(segments, set(new_columns))
-        for s in sorted(new_columns, key=lambda s: firsts.get(s, (n, 0))):
+        firsts = _first_positions(segments, set(new_columns), set(matched))
+        for s in sorted(new_columns, key=lambda s: firsts.get(s, (g.n, 0))):
             slot, r = t.slots[s], resolved[s]
             sync.warehouse.add_column(t, slot.name, r.type)
             t.columns[slot.identity] = Column(slot.name, r.type)

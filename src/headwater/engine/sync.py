@@ -257,7 +257,7 @@ class Sync:
             if type(data) is not dict and not isinstance(data, dict):
                 raise _not_a_dict("upsert", "data", data)
             sig = t.last_sig[UPSERT]
-            if sig is None or data.keys() != sig.keyset:
+            if sig is None or data.keys() != sig.keyset or (sig.order_matters and tuple(data) != sig.keys):
                 sig = t.signature_of(UPSERT, data)
             row: Any = sig.getter(data)
             plan = sig.plans.get(tuple(map(type, row)))
@@ -306,7 +306,7 @@ class Sync:
             if not isinstance(data, dict):
                 raise _not_a_dict(name, argument, data)
             sig = t.last_sig[kind]
-            if sig is None or data.keys() != sig.keyset:
+            if sig is None or data.keys() != sig.keyset or (sig.order_matters and tuple(data) != sig.keys):
                 sig = t.signature_of(kind, data)
             row: Any = sig.getter(data)
             plan = sig.plans.get(tuple(map(type, row)))
@@ -496,5 +496,5 @@ def _check_message(message: Any) -> None:
         raise OperationTypeError(
             f"message must be a non-empty string, got {type(message).__name__}"
         )
-    if not message.strip():
+    if not message:
         raise OperationValueError("message must be a non-empty string, got an empty one")

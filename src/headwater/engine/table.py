@@ -71,6 +71,11 @@ class Signature:
     pk_positions: tuple[int, ...]   # positions holding primary key values, in primary key order
     keyset: frozenset[Any] = frozenset()
     getter: Callable[[dict[Any, Any]], tuple[Any, ...]] = tuple
+    keys: tuple[Any, ...] = ()
+    #: While some of its keys are not columns yet, a row's key order decides the order in which
+    #: columns are added (SEM-40/41), so rows with the same keys in another order need their own
+    #: signature. Once every key is a column, any order of the same keys shares this signature.
+    order_matters: bool = True
     plans: dict[tuple[type, ...], Plan] = field(default_factory=dict)
 
 
@@ -205,7 +210,7 @@ class TableState:
             if missing:
                 raise self._missing_key(missing, what)
             pk_positions = [index_of[ident] for ident in self.pk_identities]
-        sig = Signature(kind, tuple(slots), tuple(pk_positions), frozenset(keys), _values_getter(keys))
+        sig = Signature(kind, tuple(slots), tuple(pk_positions), frozenset(keys), _values_getter(keys), keys)
         self.sigs[kind][keys] = sig
         self.sync.note_row_width(len(keys))
         return sig
@@ -260,6 +265,14 @@ class TableState:
     def take_segments(self) -> list[Segment]:
         segments, self.segments, self.current = self.segments, [], None
         return segments
+
+    def settle_signatures(self) -> None:
+        """After a flush: signatures whose keys are all columns now no longer care about key order."""
+        columns = self.columns
+        for sigs in self.sigs:
+            for sig in sigs.values():
+                if sig.order_matters and all(s < 0 or self.slots[s].identity in columns for s in sig.slots):
+                    sig.order_matters = False
 
     def buffered_rows(self) -> int:
         return sum(len(seg.rows) for seg in self.segments)

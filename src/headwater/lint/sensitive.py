@@ -1,0 +1,138 @@
+"""What looks like a credential: secret-sounding names, plausible secret values, token shapes.
+
+Tuned for precision: a name must contain a secret word (``password``, ``token``, ``api_key`` ...)
+and no word that marks it as something about a secret (``token_url``, ``PASSWORD_ENV``,
+``next_page_token``); a value must not be a placeholder, a key name or a template.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+__all__ = ["describe_token", "is_placeholder", "is_secret_name", "is_secret_value", "name_words"]
+
+_SECRET_WORDS = frozenset({
+    "password", "passwd", "passphrase", "secret", "token", "apikey", "credential", "credentials",
+    "bearer", "privatekey", "accesskey", "secretkey", "pat",
+})
+_SECRET_PAIRS = frozenset({
+    ("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"), ("auth", "key"),
+    ("client", "secret"), ("app", "key"), ("signing", "key"), ("encryption", "key"), ("master", "key"),
+    ("account", "key"), ("subscription", "key"), ("consumer", "key"), ("consumer", "secret"),
+    ("app", "secret"), ("shared", "key"),
+})
+_NOT_SECRET_WORDS = frozenset({
+    "url", "uri", "urls", "endpoint", "path", "file", "filename", "dir", "name", "names", "field",
+    "fields", "param", "params", "header", "headers", "type", "kind", "env", "var", "variable", "prefix",
+    "suffix", "len", "length", "count", "expiry", "expires", "expiration", "expired", "ttl", "timeout",
+    "label", "placeholder", "pattern", "regex", "format", "column", "table", "page", "next", "cursor",
+    "limit", "max", "min", "size", "hint", "description", "continuation", "sync", "pagination",
+    "offset", "delta", "id", "ids", "location", "method", "mode", "policy", "rotation", "scope",
+    "scopes", "index", "position", "start", "end", "status", "required", "enabled", "valid",
+    "validation", "attr", "attribute", "option", "options", "setting", "arn", "manager", "key_name",
+    "used", "usage", "estimate", "estimated", "counter", "error", "message", "msg", "help", "title",
+    "version", "provider", "flow", "grant", "template", "prompt", "stream", "tokens",
+})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_PLACEHOLDER_MARKERS = (
+    "your", "xxx", "***", "...", "changeme", "change_me", "change-me", "placeholder", "example",
+    "dummy", "redacted", "replace", "todo", "fixme", "insert_", "enter_", "fake", "sample",
+)
+_PLAIN_WORDS = frozenset({
+    "true", "false", "none", "null", "bearer", "basic", "token", "secret", "password", "test", "string",
+    "oauth", "oauth2", "apikey", "api_key", "required", "optional",
+})
+_TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), "a GitHub token"),
+    (re.compile(r"github_pat_[A-Za-z0-9_]{30,}"), "a GitHub token"),
+    (re.compile(r"glpat-[A-Za-z0-9_\-]{20,}"), "a GitLab token"),
+    (re.compile(r"xox[abposr]-[A-Za-z0-9\-]{10,}"), "a Slack token"),
+    (re.compile(r"[sr]k_live_[A-Za-z0-9]{16,}"), "a Stripe live key"),
+    (re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{20,}"), "an API secret key (sk-...)"),
+    (re.compile(r"(?:AKIA|ASIA)[0-9A-Z]{16}"), "an AWS access key id"),
+    (re.compile(r"AIza[0-9A-Za-z_\-]{35}"), "a Google API key"),
+    (re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), "a JSON Web Token"),
+    (re.compile(r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"), "a SendGrid key"),
+)
+_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^/\s:@{}]+):(?P<password>[^/\s@{}]+)@")
+_RANDOM = re.compile(r"[A-Za-z0-9+/=_\-]+")
+
+
+def name_words(name: str) -> list[str]:
+    """``"X-API-Key"`` -> ``["x", "api", "key"]``; ``"apiKey"`` -> ``["api", "key"]``."""
+    return [word for word in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", name).lower()) if word]
+
+
+def is_secret_name(name: str) -> bool:
+    """True for names such as ``api_key``, ``PASSWORD``, ``clientSecret``, ``X-API-Key``."""
+    words = name_words(name)
+    if not words or any(word in _NOT_SECRET_WORDS for word in words):
+        return False
+    if any(word in _SECRET_WORDS for word in words):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in zip(words, words[1:]))
+
+
+def is_placeholder(value: str) -> bool:
+    """True for ``""``, ``"<YOUR_API_KEY>"``, ``"xxxx"``, ``"changeme"`` and the like."""
+    lowered = value.strip().lower()
+    if not lowered or len(set(lowered)) <= 2:
+        return True
+    if "<" in value and ">" in value:
+        return True
+    return lowered in _PLAIN_WORDS or any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+def is_secret_value(value: str) -> bool:
+    """True if a string assigned to a secret-sounding name plausibly is the secret itself.
+
+    Not: placeholders, short words and key names (``"api_key"``), environment variable names
+    (``"MY_API_KEY"``), URLs, paths, templates (``"{token}"``), text with spaces.
+    """
+    if not 4 <= len(value) <= 1000 or any(character.isspace() for character in value):
+        return False
+    if is_placeholder(value):
+        return False
+    if re.fullmatch(r"[A-Za-z]+(?:[_\-.][A-Za-z]+)*", value) and len(value) < 16:
+        return False
+    if re.fullmatch(r"[A-Z][A-Z0-9_]*", value) and "_" in value:
+        return False
+    if "://" in value or value.startswith(("/", "./", "~", "$", "%")) or "{" in value:
+        return False
+    return True
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(count / len(value) * math.log2(count / len(value)) for count in counts.values())
+
+
+def describe_token(value: str) -> str | None:
+    """What a literal looks like if it looks like a credential on its own, else ``None``.
+
+    Known token formats (GitHub, Slack, Stripe, AWS, Google, JWT, private keys), a URL with a
+    password in it, or a long random-looking string (mixed case and digits, high entropy).
+    """
+    stripped = value.strip()
+    if _PRIVATE_KEY.search(stripped):
+        return "a private key"
+    for pattern, description in _TOKEN_PATTERNS:
+        if pattern.fullmatch(stripped):
+            return description
+    match = _URL_PASSWORD.search(stripped)
+    if match and not is_placeholder(match.group("password")) and len(match.group("password")) >= 3:
+        return "a URL with a password in it"
+    if (
+        24 <= len(stripped) <= 200
+        and _RANDOM.fullmatch(stripped)
+        and any(c.isupper() for c in stripped)
+        and any(c.islower() for c in stripped)
+        and any(c.isdigit() for c in stripped)
+        and not is_placeholder(stripped)
+        and _entropy(stripped) >= 4.2
+    ):
+        return "a random-looking key or token"
+    return None
