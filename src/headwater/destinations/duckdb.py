@@ -35,6 +35,7 @@ FIVETRAN_ID = "_fivetran_id"
 # con.register(): a view registered inside an open transaction keeps its Arrow data alive until
 # COMMIT even after unregister(), so memory would grow with every spilled batch.)
 BATCH = "hw_batch"
+SMALL_BATCH_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -244,8 +245,19 @@ class DuckDBWarehouse:
 
     # -- data -----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _arrow(arrays: list[list[Any]], types: list[DataType | None], names: list[str]) -> pa.Table:
+    def _arrow(self, arrays: list[list[Any]], types: list[DataType | None], names: list[str]) -> Any:
+        """A batch SQL can read as ``hw_batch``: an Arrow table, or for a few rows a typed VALUES list.
+
+        Small batches (a hello-world sync, checkpoints every few rows) skip Arrow: building and
+        importing it costs more than it saves there. Both forms hold the same typed values.
+        """
+        rows = len(arrays[0]) if arrays else 0
+        if 0 < rows <= SMALL_BATCH_ROWS:
+            casts = [f"CAST(? AS {dtype.duckdb})" if dtype is not None else "?" for dtype in types]
+            row_sql = "(" + ", ".join(casts) + ")"
+            params = [column[i] for i in range(rows) for column in arrays]
+            sql = f"SELECT * FROM (VALUES {', '.join([row_sql] * rows)}) AS v({', '.join(names)})"
+            return self.con.sql(sql, params=params)
         import pyarrow as pa
 
         fields = [to_arrow(values, dtype) for values, dtype in zip(arrays, types)]
