@@ -20,8 +20,37 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "token_normalize_func": lambda
 BUFFER_ENV = "HEADWATER_BUFFER_MEMORY"
 
 
+# Commands that live with their own feature and are imported only when used, so that
+# `headwater debug` does not pay for them at startup.
+LAZY_COMMANDS = {
+    "init": ("headwater.scaffold.cli", "init"),
+    "lint": ("headwater.lint.cli", "lint"),
+}
+
+
 class _Group(click.Group):
-    """Case-insensitive commands, with a suggestion for a mistyped one (CLI-1)."""
+    """Case-insensitive commands, lazily imported ones, and a suggestion for a mistyped one (CLI-1)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if self._lazy(n) is not None)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        return command if command is not None else self._lazy(cmd_name)
+
+    @staticmethod
+    def _lazy(name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(name)
+        if target is None:
+            return None
+        import importlib
+
+        try:
+            module = importlib.import_module(target[0])
+        except ModuleNotFoundError:
+            return None
+        command = getattr(module, target[1], None)
+        return command if isinstance(command, click.Command) else None
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name = args[0] if args else ""
@@ -38,10 +67,11 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.exit(0)
 
 
-@click.group(cls=_Group, context_settings=CONTEXT)
+@click.group(cls=_Group, context_settings=CONTEXT, invoke_without_command=True)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Print the version and exit.")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Run Fivetran Connector SDK connectors locally, offline, into DuckDB.
 
     \b
@@ -49,6 +79,8 @@ def main() -> None:
       headwater debug            run one sync into files/warehouse.db
       headwater reset --force    forget the warehouse and the saved state
     """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 def _parse_size(text: str) -> int:
@@ -120,6 +152,10 @@ def reset(project_path: str | None, force: bool) -> None:
     from headwater.reset import ResetRefused, reset_project, reset_targets
 
     root = Path(project_path) if project_path else Path.cwd()
+    if not root.is_dir():
+        click.echo(f"error: project path {str(root)!r} does not exist or is not a directory; "
+                   "pass the folder that holds connector.py", err=True)
+        sys.exit(1)
     targets = reset_targets(root)
     if not targets:
         click.echo(f"nothing to reset in {root}: no warehouse or saved state")

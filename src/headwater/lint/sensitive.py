@@ -110,6 +110,12 @@ def _entropy(value: str) -> float:
     return -sum(count / len(value) * math.log2(count / len(value)) for count in counts.values())
 
 
+def _class_runs(value: str) -> int:
+    """How many runs of upper case, lower case, digits and symbols: few in ``CamelCaseWords2024``."""
+    kinds = ["u" if c.isupper() else "l" if c.islower() else "d" if c.isdigit() else "s" for c in value]
+    return 1 + sum(1 for before, after in zip(kinds, kinds[1:]) if before != after)
+
+
 def describe_token(value: str) -> str | None:
     """What a literal looks like if it looks like a credential on its own, else ``None``.
 
@@ -133,6 +139,7 @@ def describe_token(value: str) -> str | None:
         and any(c.isdigit() for c in stripped)
         and not is_placeholder(stripped)
         and _entropy(stripped) >= 4.2
+        and _class_runs(stripped) >= 0.4 * len(stripped)
     ):
         return "a random-looking key or token"
     return None

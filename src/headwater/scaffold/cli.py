@@ -7,6 +7,7 @@ Registered on the main group by ``headwater.cli`` (``main.add_command(init)``); 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -40,8 +41,7 @@ def _print_templates() -> None:
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite files the template creates if they exist (other files are left alone).")
 @click.option("--list", "list_only", is_flag=True, help="List the templates with a description and exit.")
-@click.pass_context
-def init(ctx: click.Context, path: str, template: str, force: bool, list_only: bool) -> None:
+def init(path: str, template: str, force: bool, list_only: bool) -> None:
     """Create a connector project in PATH (default: here) from a template.
 
     \b
@@ -61,7 +61,9 @@ def init(ctx: click.Context, path: str, template: str, force: bool, list_only: b
         created = scaffold(path, template, force=force)
     except ScaffoldError as exc:
         click.echo(f"error: {exc.message}", err=True)
-        ctx.exit(exc.exit_code)
+        # sys.exit, not ctx.exit: headwater's entry point runs click with standalone_mode=False, where
+        # ctx.exit(n) becomes a return value instead of the process's exit status.
+        sys.exit(exc.exit_code)
     root = Path(path)
     click.echo(f"created {_shown(root)}{os.sep} from the {template!r} template:")
     for file in created:

@@ -1,0 +1,444 @@
+"""Rules on the connector's shape: it parses, defines update(), and declares ``connector = Connector(...)``."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterator
+
+from headwater.lint.context import ModuleContext, ProjectContext
+from headwater.lint.registry import Example, Violation, rule
+
+__all__ = [
+    "connector_argument",
+    "connector_calls",
+    "find_schema_function",
+    "find_update_function",
+]
+
+UNKNOWN = ast.Constant(value=...)  # an argument hidden in *args / **kwargs
+_BUILTINS = frozenset(dir(builtins))
+
+
+def connector_calls(module: ModuleContext) -> list[ast.Call]:
+    """Every ``Connector(...)`` call in the module (under any alias)."""
+    return [call for call in module.calls if module.is_connector_call(call)]
+
+
+def connector_argument(call: ast.Call, name: str, position: int) -> ast.expr | None:
+    """The expression passed as ``name`` (keyword or positional), ``None`` if absent, or
+    :data:`UNKNOWN` if it may be hidden in ``*args``/``**kwargs``."""
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    positional = [arg for arg in call.args if not isinstance(arg, ast.Starred)]
+    if len(call.args) > position and len(positional) == len(call.args):
+        return call.args[position]
+    if any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
+        return UNKNOWN
+    return None
+
+
+def _named_function(module: ModuleContext, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    return module.functions.get(name)
+
+
+def find_update_function(module: ModuleContext) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function passed to ``Connector(update=...)``, or the module's ``def update``."""
+    for call in connector_calls(module):
+        argument = connector_argument(call, "update", 0)
+        if isinstance(argument, ast.Name):
+            found = _named_function(module, argument.id)
+            if found is not None:
+                return found
+    return _named_function(module, "update")
+
+
+def find_schema_function(module: ModuleContext) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function passed to ``Connector(schema=...)``, or the module's ``def schema``."""
+    for call in connector_calls(module):
+        argument = connector_argument(call, "schema", 1)
+        if isinstance(argument, ast.Name):
+            found = _named_function(module, argument.id)
+            if found is not None:
+                return found
+    return _named_function(module, "schema")
+
+
+# ------------------------------------------------------------------------------------ HW000
+@rule(
+    "HW000", "syntax-error", "error",
+    summary="A module of the connector does not parse.",
+    why="""Python cannot import a file with a syntax error, so the sync fails before it starts.
+    Every other rule needs the parsed code, so they are skipped for that file.""",
+    fix="Fix the syntax at the line shown (a missing colon, bracket or quote is the usual cause).",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            for row in [{"id": 1}]
+                op.upsert(table="items", data=row)
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    ''', line=5),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            for row in [{"id": 1}]:
+                op.upsert(table="items", data=row)
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_syntax(project: ProjectContext) -> Iterator[Violation]:
+    for failure in project.failures:
+        yield Violation(failure.path, failure.line, failure.col, failure.message,
+                        "fix the syntax at this line; the file must import cleanly")
+
+
+# ------------------------------------------------------------------------------------ HW001
+@rule(
+    "HW001", "update-missing", "error",
+    summary="connector.py has no update() function for the Connector to call.",
+    why="""update(configuration, state) is the one required method: the SDK calls it for every
+    sync. Without it (or when Connector(update=...) names a function that does not exist)
+    connector.py fails to load.""",
+    fix="Define `def update(configuration: dict, state: dict):` and pass it: `Connector(update=update)`.",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def sync(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    ''', line=9),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_update_missing(project: ProjectContext) -> Iterator[Violation]:
+    module = project.connector
+    if module is None or module.has_star_import:
+        return
+    usable = "update" in module.bindings
+    for call in connector_calls(module):
+        argument = connector_argument(call, "update", 0)
+        if isinstance(argument, ast.Name):
+            if argument.id in module.bindings or argument.id in _BUILTINS:
+                usable = True
+            else:
+                usable = True  # reported here, not again below
+                yield module.violation(
+                    argument,
+                    f"Connector(update={argument.id}) names `{argument.id}`, which connector.py never defines",
+                    f"define `def {argument.id}(configuration: dict, state: dict):`, or pass the function "
+                    "that syncs: `Connector(update=<your function>)`",
+                )
+        elif argument is not None and argument is not UNKNOWN and not isinstance(argument, ast.Constant):
+            usable = True
+    if not usable:
+        yield Violation(module.display, 1, 1, "connector.py defines no update(configuration, state) function",
+                        "add `def update(configuration: dict, state: dict):` that sends the data, and "
+                        "`connector = Connector(update=update)`")
+
+
+# ------------------------------------------------------------------------------------ HW002
+@rule(
+    "HW002", "connector-missing", "error",
+    summary="No module-level `connector = Connector(...)`.",
+    why="""The SDK and headwater look for the module-level variable named `connector` holding a
+    Connector. A Connector under another name, inside a function, or only under
+    `if __name__ == "__main__":` is not found, and the sync fails to load.""",
+    fix="Add `connector = Connector(update=update, schema=schema)` at the top level of connector.py.",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        my_connector = Connector(update=update)
+    ''', line=9),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_connector_missing(project: ProjectContext) -> Iterator[Violation]:
+    module = project.connector
+    if module is None or "connector" in module.bindings or module.has_star_import:
+        return
+    hint = "assign it at the top level of connector.py: `connector = Connector(update=update)`"
+    for call in connector_calls(module):
+        parent = module.parents.get(call)
+        function = module.function_of(call)
+        if function is not None:
+            message = (f"Connector(...) is created inside {function.name}(), so connector.py has no "
+                       "module-level `connector` when it is imported")
+        elif module.in_main_guard(call):
+            message = ("Connector(...) is only created under `if __name__ == \"__main__\":`, which does not "
+                       "run when the SDK imports connector.py")
+        elif isinstance(parent, ast.Assign) and isinstance(parent.targets[0], ast.Name):
+            name = parent.targets[0].id
+            message = f"the Connector is assigned to `{name}`; the SDK looks for the name `connector`"
+            hint = f"rename `{name}` to `connector`"
+        else:
+            message = "the Connector(...) is not assigned to the module-level name `connector`"
+        yield module.violation(call, message, hint)
+        return
+    yield Violation(module.display, 1, 1, "connector.py never creates `connector = Connector(update=...)`",
+                    "add `connector = Connector(update=update, schema=schema)` at the end of connector.py")
+
+
+# ------------------------------------------------------------------------------------ HW003
+@rule(
+    "HW003", "update-not-passed", "error",
+    summary="Connector(...) is created without a usable update function.",
+    why="""`Connector(update, schema=None)` needs the update function itself. Leaving it out raises
+    a TypeError when connector.py is imported; passing None, a string, or the result of calling
+    update() (which runs the sync at import time) fails the sync.""",
+    fix="Pass the function object: `Connector(update=update, schema=schema)`.",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def schema(configuration: dict):
+            return [{"table": "items", "primary_key": ["id"]}]
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(schema=schema)
+    ''', line=13),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def schema(configuration: dict):
+            return [{"table": "items", "primary_key": ["id"]}]
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update, schema=schema)
+    '''),
+)
+def check_update_not_passed(project: ProjectContext) -> Iterator[Violation]:
+    module = project.connector
+    if module is None:
+        return
+    for call in connector_calls(module):
+        argument = connector_argument(call, "update", 0)
+        if argument is None:
+            yield module.violation(call, f"`{module.text(call)}` does not pass an update function",
+                                   "pass it: `Connector(update=update, schema=schema)`")
+        elif argument is UNKNOWN:
+            continue
+        elif isinstance(argument, ast.Constant):
+            yield module.violation(argument, f"Connector(update={module.text(argument)}) passes "
+                                   f"{type(argument.value).__name__}, not a function",
+                                   "pass the function object itself: `Connector(update=update)`")
+        elif isinstance(argument, ast.Call) and isinstance(argument.func, ast.Name):
+            called = module.functions.get(argument.func.id)
+            if called is not None and _looks_like_update(called):
+                yield module.violation(
+                    argument, f"Connector(update={module.text(argument)}) calls {called.name}() while "
+                    "connector.py is imported and passes its result",
+                    f"pass the function without calling it: `Connector(update={called.name})`")
+
+
+def _looks_like_update(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    names = [arg.arg for arg in function.args.posonlyargs + function.args.args]
+    return len(names) == 2 and names[1] == "state"
+
+
+# ------------------------------------------------------------------------------------ HW004
+@rule(
+    "HW004", "callable-signature", "error",
+    summary="update() or schema() cannot be called the way the SDK calls it.",
+    why="""The SDK calls `update(configuration=..., state=...)` with keyword arguments, so the
+    parameters must be named exactly `configuration` and `state`; it calls `schema(configuration)`
+    with one positional argument; and it never awaits, so an `async def` update or schema does not
+    run. Any of these fails the sync.""",
+    fix="Write `def update(configuration: dict, state: dict):` and `def schema(configuration: dict):` (plain def).",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(config: dict, state: dict):
+            op.upsert(table="items", data={"id": 1, "region": config.get("region")})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    ''', line=4),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1, "region": configuration.get("region")})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_signatures(project: ProjectContext) -> Iterator[Violation]:
+    module = project.connector
+    if module is None:
+        return
+    update = find_update_function(module)
+    if update is not None:
+        yield from _check_update_signature(module, update)
+    calls = connector_calls(module)
+    schema_passed = any(isinstance(connector_argument(call, "schema", 1), ast.Name) for call in calls)
+    schema = find_schema_function(module)
+    if schema is not None and schema_passed:
+        yield from _check_schema_signature(module, schema)
+
+
+def _check_update_signature(module: ModuleContext, function: ast.FunctionDef | ast.AsyncFunctionDef
+                            ) -> Iterator[Violation]:
+    name = function.name
+    if isinstance(function, ast.AsyncFunctionDef):
+        yield module.violation(function, f"{name}() is `async def`; the SDK calls update synchronously, "
+                               "so its body never runs", f"make it a plain `def {name}(configuration, state):`")
+        return
+    arguments = function.args
+    keyword_names = [arg.arg for arg in arguments.args + arguments.kwonlyargs]
+    positional = arguments.posonlyargs + arguments.args
+    reported: set[str] = set()
+    if arguments.kwarg is None:
+        for index, expected in enumerate(("configuration", "state")):
+            if expected in keyword_names:
+                continue
+            wrong = positional[index] if index < len(positional) else None
+            if wrong is not None and wrong.arg not in ("configuration", "state"):
+                reported.add(wrong.arg)
+                yield module.violation(
+                    wrong, f"{name}() names its parameter `{wrong.arg}`, but the SDK calls "
+                    f"{name}(configuration=..., state=...) by keyword",
+                    f"rename `{wrong.arg}` to `{expected}`: `def {name}(configuration: dict, state: dict):`")
+            else:
+                yield module.violation(
+                    function, f"{name}() has no parameter `{expected}` it can take by keyword, but the SDK "
+                    f"calls {name}(configuration=..., state=...)",
+                    f"write `def {name}(configuration: dict, state: dict):`")
+    for arg, has_default in _required_flags(arguments):
+        if has_default or arg.arg in ("configuration", "state") or arg.arg in reported:
+            continue
+        yield module.violation(arg, f"{name}() requires a parameter `{arg.arg}` that the SDK never passes",
+                               f"remove `{arg.arg}` or give it a default value")
+
+
+def _required_flags(arguments: ast.arguments) -> Iterator[tuple[ast.arg, bool]]:
+    positional = arguments.posonlyargs + arguments.args
+    first_default = len(positional) - len(arguments.defaults)
+    for index, arg in enumerate(positional):
+        yield arg, index >= first_default
+    for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults):
+        yield arg, default is not None
+
+
+def _check_schema_signature(module: ModuleContext, function: ast.FunctionDef | ast.AsyncFunctionDef
+                            ) -> Iterator[Violation]:
+    name = function.name
+    if isinstance(function, ast.AsyncFunctionDef):
+        yield module.violation(function, f"{name}() is `async def`; the SDK calls schema synchronously and "
+                               "gets a coroutine instead of a list", f"make it a plain `def {name}(configuration):`")
+        return
+    arguments = function.args
+    positional = arguments.posonlyargs + arguments.args
+    if not positional and arguments.vararg is None:
+        yield module.violation(function, f"{name}() takes no argument, but the SDK calls {name}(configuration)",
+                               f"write `def {name}(configuration: dict):`")
+        return
+    required = [arg for arg, has_default in _required_flags(arguments) if not has_default]
+    for arg in required[1:] if required and required[0] in positional else required:
+        yield module.violation(arg, f"{name}() requires `{arg.arg}`, but the SDK calls it with the "
+                               "configuration only", f"write `def {name}(configuration: dict):`")
+
+
+# ------------------------------------------------------------------------------------ HW005
+@rule(
+    "HW005", "schema-not-passed", "warning",
+    summary="connector.py defines schema() but does not pass it to Connector.",
+    why="""schema() only takes effect when it is passed: `Connector(update=update, schema=schema)`.
+    Otherwise its primary keys and column types are silently ignored: every table is keyless (rows
+    are never replaced, only appended) and every type is inferred.""",
+    fix="Pass it: `connector = Connector(update=update, schema=schema)`.",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def schema(configuration: dict):
+            return [{"table": "items", "primary_key": ["id"]}]
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    ''', line=13),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def schema(configuration: dict):
+            return [{"table": "items", "primary_key": ["id"]}]
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update, schema=schema)
+    '''),
+)
+def check_schema_not_passed(project: ProjectContext) -> Iterator[Violation]:
+    module = project.connector
+    if module is None or "schema" not in module.functions:
+        return
+    for call in connector_calls(module):
+        if connector_argument(call, "schema", 1) is None:
+            yield module.violation(call, "connector.py defines schema() but "
+                                   f"`{module.text(call)}` does not pass it, so it is never called",
+                                   "pass it: `Connector(update=update, schema=schema)`")
+
