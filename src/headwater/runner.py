@@ -8,6 +8,7 @@ started (CLI-12) and one ``error:`` line on stderr for any failure (CLI-13).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import os
 import sys
@@ -65,6 +66,7 @@ class DebugRequest:
     profile: bool = False
     progress: bool = False
     min_level: Level = Level.DEBUG
+    fold_after_runs: int | None = None           # engine tuning; tests use it to force either path
     environ: Mapping[str, str] | None = None
 
 
@@ -201,6 +203,8 @@ def _sync(
     from headwater.schema import parse_schema
 
     options = SyncOptions(buffer_bytes=request.buffer_bytes or DEFAULT_BUFFER_BYTES, profile=request.profile)
+    if request.fold_after_runs is not None:
+        options = dataclasses.replace(options, fold_after_runs=request.fold_after_runs)
     sync = Sync(
         warehouse,
         FileStateStore(inputs.state_path),

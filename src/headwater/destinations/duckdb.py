@@ -265,7 +265,7 @@ class DuckDBWarehouse:
 
     def upsert(self, t: TableState, names: list[str], types: list[DataType], arrays: list[list[Any]],
                key_names: list[str], ts: dt.datetime, *, fresh: bool,
-               key_range: tuple[Any, Any] | None = None) -> None:
+               key_range: tuple[Any, Any] | None = None, deleted: list[bool] | None = None) -> None:
         """Replace rows with the same key, insert the others (SEM-21).
 
         ``fresh``: no stored row can have one of these keys, so nothing is deleted. ``key_range``
@@ -273,7 +273,12 @@ class DuckDBWarehouse:
         """
         con = self.con
         batch_names = [f"c{i}" for i in range(len(names))]
-        hw_batch = self._arrow(arrays, list(types), batch_names)  # noqa: F841 - read by SQL
+        batch_types: list[DataType | None] = list(types)
+        if deleted is not None:
+            arrays = [*arrays, deleted]
+            batch_names.append("deleted")
+            batch_types.append(None)
+        hw_batch = self._arrow(arrays, batch_types, batch_names)  # noqa: F841 - read by SQL
         try:
             target = self.qualified(t)
             by_name = {identity(n): b for n, b in zip(names, batch_names)}
@@ -285,7 +290,9 @@ class DuckDBWarehouse:
                     params = {"low": key_range[0], "high": key_range[1]}
                 con.execute(f"DELETE FROM {target} USING {BATCH} WHERE {condition}", params)
             columns = ", ".join([*(quote(n) for n in names), SYNCED, DELETED])
-            select = ", ".join([*batch_names, "CAST($ts AS TIMESTAMP WITH TIME ZONE)", "false"])
+            values = batch_names[: len(names)]
+            flag = "deleted" if deleted is not None else "false"
+            select = ", ".join([*values, "CAST($ts AS TIMESTAMP WITH TIME ZONE)", flag])
             con.execute(f"INSERT INTO {target} ({columns}) SELECT {select} FROM {BATCH}", {"ts": ts})
         finally:
             del hw_batch
@@ -319,7 +326,7 @@ class DuckDBWarehouse:
     def update(self, t: TableState, key_names: list[str], column_types: list[DataType],
                compare_types: list[list[DataType]], key_values: list[list[Any]], names: list[str],
                types: list[DataType], arrays: list[list[Any]], presence: list[list[bool] | None],
-               ts: dt.datetime, *, duplicates: bool) -> None:
+               ts: dt.datetime, *, duplicates: bool, deleted: list[bool | None] | None = None) -> None:
         """Set the given columns of existing rows (SEM-22); later updates of a key win per column."""
         con = self.con
         n = len(key_values[0])
@@ -337,6 +344,10 @@ class DuckDBWarehouse:
         batch_names.append("seq")
         all_arrays.append(list(range(n)))
         all_types.append(None)
+        if deleted is not None:
+            batch_names.append("deleted")
+            all_arrays.append(deleted)
+            all_types.append(None)
         hw_batch = self._arrow(all_arrays, all_types, batch_names)  # noqa: F841
         try:
             keys = ", ".join(f"k{i}" for i in range(len(key_values)))
@@ -359,6 +370,8 @@ class DuckDBWarehouse:
                 else:
                     sets.append(f"{column} = CASE WHEN u.p{i} THEN u.v{i} ELSE {target}.{column} END")
             sets.append(f"{SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE)")
+            if deleted is not None:
+                sets.append(f"{DELETED} = CASE WHEN u.deleted THEN true ELSE {target}.{DELETED} END")
             condition = self._key_condition(t, key_names, column_types, compare_types, "u")
             con.execute(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS u WHERE {condition}", {"ts": ts})
         finally:

@@ -258,9 +258,20 @@ def _first_positions(segments: list[Segment], slots: set[int],
 def flush_table(sync: Sync, t: TableState) -> None:
     """Apply every buffered operation of ``t`` to the open transaction, in call order."""
     segments = t.take_segments()
+    fold_after = sync.options.fold_after_runs
     i = 0
     while i < len(segments):
         kind = segments[i].kind
+        if kind in (UPSERT, UPDATE, DELETE):
+            j = i
+            runs = 0
+            while j < len(segments) and segments[j].kind in (UPSERT, UPDATE, DELETE):
+                if j == i or segments[j].kind != segments[j - 1].kind:
+                    runs += 1
+                j += 1
+            if runs > fold_after and _apply_folded(sync, t, segments[i:j]):
+                i = j
+                continue
         if kind == TRUNCATE:
             if t.exists:
                 sync.warehouse.truncate(t, sync.timestamp())
@@ -317,28 +328,7 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         if r is not None:
             resolved[slot_index] = r
     creating = not t.exists
-    new_slots = [s for s in resolved if t.slots[s].identity not in t.columns]
-    firsts = _first_positions(segments, set(new_slots)) if new_slots else {}
-    if creating:
-        _create_from_upsert(sync, t, resolved, firsts)
-    else:
-        for s in sorted(new_slots, key=lambda s: firsts[s]):
-            slot, r = t.slots[s], resolved[s]
-            sync.warehouse.add_column(t, slot.name, r.type)
-            t.columns[slot.identity] = Column(slot.name, r.type)
-            _count_change(sync, f"table {t.label!r}: added column {slot.name!r} ({r.start})", 1 + len(r.chain))
-        for s, r in resolved.items():
-            if s in new_slots or not r.chain:
-                continue
-            stored = t.columns[t.slots[s].identity]
-            if t.keyed and t.slots[s].identity == t.pk_identities[0]:
-                t.key_bounds = UNKNOWN
-            previous = r.start
-            for wider in r.chain:
-                sync.warehouse.change_type(t, stored.name, previous, wider)
-                _count_change(sync, f"table {t.label!r}: changed column {stored.name!r} from {previous} to {wider}")
-                previous = wider
-            stored.type = r.type
+    _schema_changes(sync, t, resolved, segments, creating=creating)
 
     names = [t.columns[t.slots[s].identity].name for s in resolved]
     arrays = [resolved[s].values for s in resolved]
@@ -570,3 +560,198 @@ def _apply_deletes(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         ids = _keyless_ids(t, segments)
         sync.warehouse.soft_delete(t, ["_fivetran_id"], [STRING], [[STRING]], [ids], sync.timestamp())
         t.rows_written += len(ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# many alternating kinds: fold per key
+
+
+def _apply_folded(sync: Sync, t: TableState, segments: list[Segment]) -> bool:
+    """Apply a batch that alternates upserts, updates and deletes many times (a change log, say).
+
+    Applying it run by run would cost a few SQL statements per change of kind. Instead the
+    operations are folded per key in Python, in call order, into each key's net effect: a full
+    row image (the key was upserted in the batch; later updates merged in, a later delete sets
+    the flag) or a patch of an existing row (updates and deletes only). Values are typed in call
+    order over the writes that take effect (an update of a missing row has none, SEM-22), exactly
+    as the run-by-run path does, and the result is written with at most three statements.
+
+    Returns False (nothing done) when the batch's keys are not all of one Python type, so that
+    comparing them as Python values would not match how the warehouse compares them.
+    """
+    ops: list[tuple[int, Any, Any]] = [(seg.kind, seg.sig, row) for seg in segments for row in seg.rows]
+    keyed = t.keyed
+    if keyed:
+        keys: list[Any] = []
+        kinds: set[type] = set()
+        for _, sig, row in ops:
+            key = tuple(row[p] for p in sig.pk_positions)
+            kinds.update(map(type, key))
+            keys.append(key)
+        if len(kinds) > 1:
+            return False
+    else:
+        keys = _keyless_ids(t, segments)
+    # Updates of keys neither upserted earlier in the batch nor stored have no effect at all.
+    upserted: set[Any] = set()
+    unknown: dict[Any, int] = {}
+    for index, (kind, _, _) in enumerate(ops):
+        if kind == UPSERT:
+            upserted.add(keys[index])
+        elif kind == UPDATE and keys[index] not in upserted and keys[index] not in unknown:
+            unknown[keys[index]] = index
+    existing = _existing_keys(sync, t, list(unknown)) if unknown else set()
+    applied: list[int] = []
+    seen_full: set[Any] = set()
+    for index, (kind, _, _) in enumerate(ops):
+        key = keys[index]
+        if kind == UPSERT:
+            seen_full.add(key)
+            applied.append(index)
+        elif kind == UPDATE and (key in seen_full or key in existing):
+            applied.append(index)
+
+    # Type the applied writes in call order, and make the schema changes they cause.
+    write_segments = [Segment(ops[i][0], ops[i][1], [ops[i][2]]) for i in applied]
+    g = _gather(write_segments, ABSENT)
+    resolved: dict[int, Resolved] = {}
+    for slot_index, column in g.columns.items():
+        slot = t.slots[slot_index]
+        existing_column = t.columns.get(slot.identity)
+        typed = [None if v is ABSENT else v for v in column] if slot_index in g.partial else column
+        r = resolve_column(typed, existing_column.type if existing_column is not None else None, slot.declared)
+        if r is not None:
+            resolved[slot_index] = r
+    if applied:
+        _schema_changes(sync, t, resolved, write_segments, creating=not t.exists)
+    if not t.exists:
+        return True  # only updates/deletes of a table that does not exist: no effect
+
+    # Fold per key.
+    position = {index: n for n, index in enumerate(applied)}
+    pk_slots = {t.slot_by_identity[ident].index for ident in t.pk_identities} if keyed else set()
+    full: dict[Any, list[Any]] = {}      # key -> [values by slot, deleted]
+    patch: dict[Any, list[Any]] = {}     # key -> [values by slot, deleted or None]
+    for index, (kind, sig, _) in enumerate(ops):
+        key = keys[index]
+        if kind == UPSERT:
+            n = position[index]
+            full[key] = [{s: r.values[n] for s, r in resolved.items()}, False]
+            patch.pop(key, None)
+        elif kind == UPDATE:
+            n = position.get(index, -1)
+            if n < 0:
+                continue
+            values = {s: resolved[s].values[n] for s in sig.slots
+                      if s >= 0 and s not in pk_slots and s in resolved}
+            target = full.get(key) or patch.get(key)
+            if target is None:
+                patch[key] = [values, None]
+            else:
+                target[0].update(values)
+        else:
+            target = full.get(key) or patch.get(key)
+            if target is None:
+                patch[key] = [{}, True]
+            else:
+                target[1] = True
+
+    ts = sync.timestamp()
+    if full:
+        _write_full(sync, t, resolved, full, ts)
+    if patch:
+        _write_patch(sync, t, resolved, patch, pk_slots, ts)
+    t.rows_written += len(ops)
+    return True
+
+
+def _existing_keys(sync: Sync, t: TableState, keys: list[Any]) -> set[Any]:
+    """Which of these (raw) keys name a stored row."""
+    if not t.exists or not t.keyed:
+        return set()
+    columns = [[key[i] for key in keys] for i in range(len(t.pk_identities))]
+    g = Gathered(len(keys), {t.slot_by_identity[ident].index: columns[i] for i, ident in enumerate(t.pk_identities)},
+                 set(), [])
+    converted = _key_columns(t, g)
+    if converted is None:
+        return set()
+    key_values, column_types, chains = converted
+    matched = sync.warehouse.matching_rows(t, list(t.primary_key), column_types, chains, key_values)
+    return {keys[i] for i in matched}
+
+
+def _schema_changes(sync: Sync, t: TableState, resolved: dict[int, Resolved], segments: list[Segment],
+                    *, creating: bool) -> None:
+    """Create the table or add and widen columns for typed writes (shared with the run-by-run path)."""
+    new_slots = [s for s in resolved if t.slots[s].identity not in t.columns]
+    firsts = _first_positions(segments, set(new_slots)) if new_slots else {}
+    if creating:
+        _create_from_upsert(sync, t, resolved, firsts)
+        return
+    for s in sorted(new_slots, key=lambda s: firsts.get(s, (1 << 62, 0))):
+        slot, r = t.slots[s], resolved[s]
+        sync.warehouse.add_column(t, slot.name, r.type)
+        t.columns[slot.identity] = Column(slot.name, r.type)
+        _count_change(sync, f"table {t.label!r}: added column {slot.name!r} ({r.start})", 1 + len(r.chain))
+    for s, r in resolved.items():
+        if s in new_slots or not r.chain:
+            continue
+        stored = t.columns[t.slots[s].identity]
+        if t.keyed and t.slots[s].identity == t.pk_identities[0]:
+            t.key_bounds = UNKNOWN
+        previous = r.start
+        for wider in r.chain:
+            sync.warehouse.change_type(t, stored.name, previous, wider)
+            _count_change(sync, f"table {t.label!r}: changed column {stored.name!r} from {previous} to {wider}")
+            previous = wider
+        stored.type = r.type
+
+
+def _write_full(sync: Sync, t: TableState, resolved: dict[int, Resolved], full: dict[Any, list[Any]],
+                ts: dt.datetime) -> None:
+    slots = list(resolved)
+    images = list(full.values())
+    names = [t.columns[t.slots[s].identity].name for s in slots]
+    types = [resolved[s].type for s in slots]
+    arrays = [[image[0].get(s) for image in images] for s in slots]
+    if t.keyed:
+        key_names = list(t.primary_key)
+    else:
+        key_names = ["_fivetran_id"]
+        names.append("_fivetran_id")
+        types.append(STRING)
+        arrays.append(list(full))
+    sync.warehouse.upsert(t, names, types, arrays, key_names, ts, fresh=False,
+                          deleted=[image[1] for image in images])
+    t.key_bounds = UNKNOWN if t.keyed else t.key_bounds
+
+
+def _write_patch(sync: Sync, t: TableState, resolved: dict[int, Resolved], patch: dict[Any, list[Any]],
+                 pk_slots: set[int], ts: dt.datetime) -> None:
+    keys = list(patch)
+    if t.keyed:
+        columns = {t.slot_by_identity[ident].index: [key[i] for key in keys] for i, ident in enumerate(t.pk_identities)}
+        converted = _key_columns(t, Gathered(len(keys), columns, set(), []))
+        if converted is None:
+            return
+        key_values, column_types, chains = converted
+        key_names = list(t.primary_key)
+    else:
+        key_values, column_types, chains, key_names = [keys], [STRING], [[STRING]], ["_fivetran_id"]
+    entries = list(patch.values())
+    names: list[str] = []
+    types: list[DataType] = []
+    arrays: list[list[Any]] = []
+    presence: list[list[bool] | None] = []
+    for s, r in resolved.items():
+        if s in pk_slots:
+            continue
+        present = [s in entry[0] for entry in entries]
+        if not any(present):
+            continue
+        names.append(t.columns[t.slots[s].identity].name)
+        types.append(r.type)
+        arrays.append([entry[0].get(s) for entry in entries])
+        presence.append(present)
+    sync.warehouse.update(t, key_names, column_types, chains, key_values, names, types, arrays, presence, ts,
+                          duplicates=False, deleted=[entry[1] for entry in entries])

@@ -70,6 +70,9 @@ class SyncOptions:
     buffer_bytes: int = DEFAULT_BUFFER_BYTES
     #: Time every operation call (for ``--profile``); costs ~0.2 µs per call, so off by default.
     profile: bool = False
+    #: A batch of one table that switches between upsert, update and delete more often than this
+    #: is folded per key in Python instead of being written run by run (see flush._apply_folded).
+    fold_after_runs: int = 4
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
 

@@ -39,7 +39,7 @@ __all__ = [
 
 NodeT = TypeVar("NodeT", bound=ast.AST)
 FunctionKey = tuple[str, str]  # (module's dotted name, function or method name)
-NoqaMap = dict[int, "frozenset[str] | None"]  # line -> silenced codes (None: every code)
+NoqaMap = dict[int, frozenset[str] | None]  # line -> silenced codes (None: every code)
 
 SDK_ROOTS = frozenset({"fivetran_connector_sdk", "headwater"})
 SDK_CLASSES = frozenset({"Operations", "Logging", "Connector"})
@@ -206,11 +206,11 @@ class ModuleContext:
                 else:
                     head = alias.name.split(".")[0]
                     self.imports[head] = head
-        for node in self.nodes(ast.ImportFrom):
-            base = self._absolute_module(node)
+        for imported in self.nodes(ast.ImportFrom):
+            base = self._absolute_module(imported)
             if base is None:
                 continue
-            for alias in node.names:
+            for alias in imported.names:
                 if alias.name != "*":
                     self.imports[alias.asname or alias.name] = f"{base}.{alias.name}"
         # Module-level aliases such as ``op = Operations`` or ``get = requests.get``.
@@ -712,14 +712,14 @@ def _imported_modules(module: ModuleContext) -> Iterator[str]:
             parts = alias.name.split(".")
             for length in range(1, len(parts) + 1):
                 yield ".".join(parts[:length])
-    for node in module.nodes(ast.ImportFrom):
-        base = module._absolute_module(node)
+    for imported in module.nodes(ast.ImportFrom):
+        base = module._absolute_module(imported)
         if base is None:
             continue
         parts = base.split(".")
         for length in range(1, len(parts) + 1):
             yield ".".join(parts[:length])
-        for alias in node.names:
+        for alias in imported.names:
             if alias.name != "*":
                 yield f"{base}.{alias.name}"
 

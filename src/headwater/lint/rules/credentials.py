@@ -17,6 +17,7 @@ _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _SCHEME = re.compile(r"^\s*(?:bearer|basic|token|bot|digest|apikey|api-key|oauth|sso-key)\s+", re.IGNORECASE)
 _BASIC_AUTH = frozenset({"requests.auth.HTTPBasicAuth", "requests.auth.HTTPDigestAuth", "requests.HTTPBasicAuth",
                          "httpx.BasicAuth", "httpx.DigestAuth", "aiohttp.BasicAuth"})
+_URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/\s:@{}]+):(?P<password>[^/\s@{}]+)@")
 _ID_WORDS = frozenset({"id", "ids", "uuid", "guid", "hash", "sha", "sha1", "sha256", "md5", "checksum", "digest",
                        "etag", "sku", "version", "path", "url", "uri", "name", "slug", "fingerprint"})
 _CONFIG_HINT = ("read it from the configuration instead: `configuration[\"api_key\"]` (configuration.json, "
@@ -195,7 +196,10 @@ def check_secret_like_literals(project: ProjectContext) -> Iterator[Violation]:
                     continue  # HW050 / HW052 report these
                 if description == "a random-looking key or token" and _ID_WORDS & set(name_words(context)):
                     continue
-            yield module.violation(literal, f"the literal {_mask(value)} looks like {description}", _CONFIG_HINT)
+            shown = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", value) if "URL" in description else value
+            shown = repr(shown if len(shown) <= 50 else shown[:47] + "...") if "URL" in description else _mask(value)
+            yield module.violation(literal, f"the literal {shown} looks like {description}",
+                                   "move it to configuration.json and read it with `configuration[\"...\"]`")
 
 
 def _context_name(parent: ast.AST | None, literal: ast.AST) -> str | None:
@@ -323,7 +327,8 @@ def check_literal_authorization(project: ProjectContext) -> Iterator[Violation]:
                             and _literal_credential(module, assign.value)):
                         yield module.violation(assign.value, f"the {header} header is built from a literal "
                                                "credential", hint)
-                elif isinstance(target, ast.Attribute) and target.attr == "auth" and _literal_pair(module, assign.value):
+                elif (isinstance(target, ast.Attribute) and target.attr == "auth"
+                      and _literal_pair(module, assign.value)):
                     yield module.violation(assign.value, "basic-auth user and password are literals",
                                            "pass them from the configuration: "
                                            "`(configuration[\"user\"], configuration[\"password\"])`")

@@ -179,7 +179,8 @@ def check_stdlib_logging(project: ProjectContext) -> Iterator[Violation]:
     '''),
 )
 def check_deprecated_levels(project: ProjectContext) -> Iterator[Violation]:
-    replacements = {"fine": "log.debug(...)", "severe": "log.error(...) (or log.critical(...) if the sync cannot go on)"}
+    replacements = {"fine": "log.debug(...)",
+                    "severe": "log.error(...) (or log.critical(...) if the sync cannot go on)"}
     for module in project.modules:
         for call in module.calls:
             method = module.log_method(call)

@@ -266,17 +266,16 @@ def _in_body(module: ModuleContext, node: ast.AST, loop: ast.For | ast.AsyncFor 
 )
 def check_yield_operations(project: ProjectContext) -> Iterator[Violation]:
     for module in project.modules:
-        by_function: dict[ast.AST, list[ast.Yield]] = {}
+        by_function: dict[str, list[ast.Yield]] = {}
         for node in module.nodes(ast.Yield):
             if node.value is not None and module.op_method(node.value) is not None:
-                function = module.function_of(node)
-                if function is not None:
-                    by_function.setdefault(function, []).append(node)
-        for function, yields in by_function.items():
-            name = getattr(function, "name", "?")
-            count = f"{len(yields)} yields" if len(yields) > 1 else "1 yield"
+                owner = module.function_of(node)
+                if owner is not None:
+                    by_function.setdefault(owner.name, []).append(node)
+        for name, yields in by_function.items():
+            count = f" ({len(yields)} yields in this function)" if len(yields) > 1 else ""
             yield module.violation(
-                yields[0], f"{name}() yields its operations ({count}, e.g. `{module.text(yields[0], 40)}`): "
+                yields[0], f"{name}() yields its operations, e.g. `{module.text(yields[0], 40)}`{count}: "
                 "the old generator style, still supported",
                 "call operations directly without `yield` (and `yield from helper()` becomes `helper()`)")
 
@@ -351,7 +350,7 @@ def check_accumulate_then_upsert(project: ProjectContext) -> Iterator[Violation]
                             if key not in reported:
                                 reported.add(key)
                                 yield _accumulate_violation(module, grow, name, statement.lineno,
-                                                            f"upserted only after it (line {user.lineno})")
+                                                            f"upserted only after it (line {_line(user)})")
                         elif any(isinstance(node, ast.Return) and _mentions(node, name)
                                  for node in local_nodes(later)):
                             accumulators[(module.dotted, function.name)] = (module, grow, name, statement.lineno)
@@ -372,6 +371,10 @@ def check_accumulate_then_upsert(project: ProjectContext) -> Iterator[Violation]
                         owner, grow, name, loop_line,
                         f"returned whole by {callee[1]}() and upserted by its caller {function.name}() "
                         f"(line {loop.lineno}{where})")
+
+
+def _line(node: ast.AST) -> int:
+    return int(getattr(node, "lineno", 0))
 
 
 def _accumulate_violation(module: ModuleContext, grow: ast.AST, name: str, loop_line: int, tail: str) -> Violation:

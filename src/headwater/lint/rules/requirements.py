@@ -12,8 +12,8 @@ from headwater.lint.registry import Example, Violation, rule
 __all__ = ["Requirement", "read_requirements"]
 
 REQUIREMENTS = "requirements.txt"
-PROVIDED = {"fivetran-connector-sdk": "the Connector SDK itself", "requests": "requests",
-            "headwater": "headwater itself"}
+PROVIDED = {"fivetran-connector-sdk": "the SDK is the runtime itself", "requests": "it is pre-installed",
+            "headwater": "headwater runs the connector; it is not a dependency of it"}
 _LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?P<extras>\[[^\]]*\])?\s*(?P<spec>[^;]*)")
 
 
@@ -64,9 +64,8 @@ def read_requirements(project: ProjectContext) -> tuple[str, list[Requirement]] 
     fix="Remove the line; import the package as usual.",
     bad=Example('''
         fivetran-connector-sdk==2.1.0
-        requests==2.32.3
         pandas==2.2.2
-    ''', file="requirements.txt", line=1, others={}),
+    ''', file="requirements.txt", line=1),
     good=Example('''
         pandas==2.2.2
     ''', file="requirements.txt"),

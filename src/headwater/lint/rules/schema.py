@@ -233,7 +233,8 @@ def _type_problem(module: ModuleContext, declared: ast.expr) -> tuple[str, str] 
                         "0 <= scale <= precision)")
         precision, scale = items["precision"], items["scale"]
         if (isinstance(precision, ast.Constant) and isinstance(scale, ast.Constant)
-                and isinstance(precision.value, int) and isinstance(scale.value, int) and scale.value > precision.value):
+                and isinstance(precision.value, int) and isinstance(scale.value, int)
+                and scale.value > precision.value):
             return (f"DECIMAL{via} scale {scale.value} is larger than its precision {precision.value}",
                     "make the scale at most the precision")
     return None

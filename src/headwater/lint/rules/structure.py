@@ -268,8 +268,9 @@ def check_update_not_passed(project: ProjectContext) -> Iterator[Violation]:
         elif argument is UNKNOWN:
             continue
         elif isinstance(argument, ast.Constant):
-            yield module.violation(argument, f"Connector(update={module.text(argument)}) passes "
-                                   f"{type(argument.value).__name__}, not a function",
+            kind = "None" if argument.value is None else f"a {type(argument.value).__name__}"
+            yield module.violation(argument, f"Connector(update={module.text(argument)}) passes {kind}, "
+                                   "not a function",
                                    "pass the function object itself: `Connector(update=update)`")
         elif isinstance(argument, ast.Call) and isinstance(argument.func, ast.Name):
             called = module.functions.get(argument.func.id)
@@ -321,14 +322,27 @@ def check_signatures(project: ProjectContext) -> Iterator[Violation]:
     module = project.connector
     if module is None:
         return
-    update = find_update_function(module)
-    if update is not None:
-        yield from _check_update_signature(module, update)
     calls = connector_calls(module)
-    schema_passed = any(isinstance(connector_argument(call, "schema", 1), ast.Name) for call in calls)
-    schema = find_schema_function(module)
-    if schema is not None and schema_passed:
+    updates = _passed_functions(module, calls, "update", 0)
+    if not calls and "update" in module.functions:
+        updates = [module.functions["update"]]
+    for update in updates:
+        yield from _check_update_signature(module, update)
+    for schema in _passed_functions(module, calls, "schema", 1):
         yield from _check_schema_signature(module, schema)
+
+
+def _passed_functions(module: ModuleContext, calls: list[ast.Call], name: str, position: int
+                      ) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The module functions passed as ``name`` to any Connector(...) call, each once."""
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    for call in calls:
+        argument = connector_argument(call, name, position)
+        if isinstance(argument, ast.Name) and argument.id in module.functions:
+            function = module.functions[argument.id]
+            if function not in found:
+                found.append(function)
+    return found
 
 
 def _check_update_signature(module: ModuleContext, function: ast.FunctionDef | ast.AsyncFunctionDef
