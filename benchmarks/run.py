@@ -1,0 +1,584 @@
+"""headwater benchmarks: throughput and memory scenarios, one table of results.
+
+    .venv/bin/python benchmarks/run.py                 # everything (what `make bench` runs)
+    .venv/bin/python benchmarks/run.py --quick         # smoke run: 10x fewer rows, G at 200k and 1M only
+    .venv/bin/python benchmarks/run.py --only A,D,H    # some scenarios (the floor runs when a ratio needs it)
+    .venv/bin/python benchmarks/run.py --json out.json # also save the results
+
+Every scenario is a connector of ours (benchmarks/scenarios/*.py) copied into
+benchmarks/.work/<scenario>/connector.py with a configuration.json, and run through the real CLI:
+one ``headwater debug <project>`` subprocess per run, so wall time and peak RSS are per run.
+Targets are printed, never asserted; see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "scenarios"
+WORK = HERE / ".work"
+BIN = Path(os.path.normpath(os.path.abspath(sys.executable))).parent  # the venv, symlinks kept
+HEADWATER = BIN / "headwater"
+ALL = ("A", "B", "C", "D", "E", "F", "G", "H", "HELLO")
+NEEDS_FLOOR = {"A", "B", "D", "E", "G", "H"}
+# Rows of scenario A's shape (same connector loop), for which the floor's per-row cost applies.
+A_SHAPED = ("A", "B", "D upserts", "E", "G", "H")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rows: int              # A, B, D, E, H and the floor
+    checkpoint_every: int  # A, B, F, H
+    wide_rows: int         # C
+    changes: int           # D: updates, and deletes
+    e_every: int           # E
+    nested_rows: int       # F
+    g_rows: tuple[int, ...]
+    threads: int = 4
+    hello_reps: int = 5
+
+
+FULL = Sizes(rows=200_000, checkpoint_every=50_000, wide_rows=50_000, changes=50_000, e_every=1_000,
+             nested_rows=100_000, g_rows=(200_000, 1_000_000, 5_000_000))
+QUICK = Sizes(rows=20_000, checkpoint_every=5_000, wide_rows=5_000, changes=5_000, e_every=1_000,
+              nested_rows=10_000, g_rows=(200_000, 1_000_000))
+
+
+class ScenarioFailed(Exception):
+    """headwater failed a scenario (error, crash or wrong rows): reported, never worked around."""
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    scenario: str
+    kind: str                       # A, B, ..., "D upserts", "floor", "hello", "import"
+    rows: int | None
+    wall: float | None = None       # whole process, seconds
+    sync: float | None = None       # headwater's sync (or the phase / the floor part), seconds
+    rss_mb: float | None = None
+    vs_floor: float | None = None
+    target: str = "-"
+    met: bool | None = None
+    note: str = ""
+    failed: str | None = None
+
+    @property
+    def rate(self) -> float | None:
+        return self.rows / self.wall if self.rows and self.wall else None
+
+    @property
+    def sync_rate(self) -> float | None:
+        return self.rows / self.sync if self.rows and self.sync else None
+
+
+@dataclass
+class Child:
+    """A finished subprocess."""
+
+    argv: list[str]
+    code: int
+    wall: float
+    rss_mb: float
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Run:
+    """A finished ``headwater debug``."""
+
+    child: Child
+    sync: float | None
+    phases: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def child_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("FIVETRAN_CONFIGURATION", "FIVETRAN_STATE", "FIVETRAN_NAMING", "HEADWATER_BUFFER_MEMORY"):
+        env.pop(name, None)
+    return env
+
+
+def spawn(argv: list[str], cwd: Path, log: Path) -> Child:
+    """Run argv to completion; wall time around the process, peak RSS from wait4's rusage."""
+    out_path, err_path = log.with_suffix(".out"), log.with_suffix(".err")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                   env=child_environment())
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Child(argv=argv, code=process.returncode, wall=wall, rss_mb=usage.ru_maxrss / 1024,
+                 stdout=out_path.read_text(), stderr=err_path.read_text())
+
+
+LINE_TIME = r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) "
+STARTED = re.compile(LINE_TIME + r"INFO\s+\[headwater\] starting sync", re.M)
+FINISHED = re.compile(LINE_TIME + r"INFO\s+\[headwater\] sync finished: .*?, ([0-9.]+)s \(", re.M)
+PHASE = re.compile(r"\[connector\] bench phase (\w+) rows=(\d+) seconds=([0-9.]+)")
+
+
+def _clock(match: re.Match[str]) -> float:
+    hours, minutes, seconds, millis = (int(match.group(k)) for k in range(1, 5))
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def sync_seconds(stdout: str) -> float | None:
+    """From the 'starting sync' line to the 'sync finished' line (ms timestamps), else the finished line's Xs."""
+    finished = FINISHED.search(stdout)
+    if finished is None:
+        return None
+    started = STARTED.search(stdout)
+    if started is None:
+        return float(finished.group(5))
+    span = _clock(finished) - _clock(started)
+    return span + 86400 if span < 0 else span
+
+
+def headwater_debug(project: Path, label: str) -> Run:
+    child = spawn([str(HEADWATER), "debug", str(project)], project, project / label)
+    if child.code != 0:
+        errors = [line for line in child.stderr.splitlines() if line.strip()]
+        last = errors[-1] if errors else "(nothing on stderr)"
+        raise ScenarioFailed(f"`headwater debug` ({label}) exited with status {child.code}: {last} "
+                             f"[full output: {project / label}.out/.err]")
+    phases = {m.group(1): (int(m.group(2)), float(m.group(3))) for m in PHASE.finditer(child.stdout)}
+    return Run(child=child, sync=sync_seconds(child.stdout), phases=phases)
+
+
+def prepare(name: str, template: str, configuration: dict[str, int | str] | None) -> Path:
+    """benchmarks/.work/<name>/ with the template as connector.py, a configuration.json, no files/."""
+    project = WORK / name
+    project.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SCENARIOS / template, project / "connector.py")
+    config = project / "configuration.json"
+    if configuration is None:
+        config.unlink(missing_ok=True)
+    else:
+        config.write_text(json.dumps({key: str(value) for key, value in configuration.items()}, indent=2) + "\n")
+    shutil.rmtree(project / "files", ignore_errors=True)
+    return project
+
+
+# -- checking the warehouse -----------------------------------------------------------------------
+
+
+def queries(project: Path, *sql: str) -> list[list[list[Any]]]:
+    """Results of read-only queries on the project's warehouse, from a query.py subprocess."""
+    argv = [sys.executable, str(HERE / "query.py"), str(project / "files" / "warehouse.db"), *sql]
+    done = subprocess.run(argv, capture_output=True, text=True, env=child_environment(), check=False)
+    if done.returncode != 0:
+        raise ScenarioFailed(f"cannot read the warehouse of {project.name}: {done.stderr.strip()[-400:]}")
+    result: list[list[list[Any]]] = json.loads(done.stdout)
+    return result
+
+
+def query(project: Path, sql: str) -> tuple[Any, ...]:
+    """The first row of one query."""
+    return tuple(queries(project, sql)[0][0])
+
+
+def columns_of(project: Path, table: str) -> dict[str, str]:
+    found = queries(project, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
+                             f"'tester' AND table_name = '{table}' ORDER BY ordinal_position")[0]
+    return {name: kind for name, kind in found}
+
+
+def expect_rows(project: Path, table: str, rows: int, *, key: str = "id") -> str:
+    """count(*) and count(DISTINCT key) must both equal rows, none deleted; 'ok' or raise."""
+    total, distinct, deleted = query(
+        project, f"SELECT count(*), count(DISTINCT {key}), count(*) FILTER (WHERE _fivetran_deleted) "
+                 f"FROM tester.{table}")
+    if total != rows or distinct != rows or deleted:
+        raise ScenarioFailed(f"tester.{table} has count(*)={total}, count(DISTINCT {key})={distinct}, "
+                             f"{deleted} deleted; expected {rows}, {rows}, 0 (LOST/DUPLICATED rows)")
+    return "ok"
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+def row_from(kind: str, label: str, rows: int, run: Run, note: str = "") -> Row:
+    return Row(scenario=label, kind=kind, rows=rows, wall=run.child.wall, sync=run.sync,
+               rss_mb=run.child.rss_mb, note=note)
+
+
+def floor(s: Sizes) -> list[Row]:
+    WORK.mkdir(parents=True, exist_ok=True)
+    folder = WORK / "floor"
+    folder.mkdir(exist_ok=True)
+    argv = [sys.executable, str(HERE / "floor.py"), str(s.rows), str(s.checkpoint_every), str(folder / "floor.db")]
+    child = spawn(argv, folder, folder / "floor")
+    if child.code != 0:
+        raise ScenarioFailed(f"the floor script exited with status {child.code}: {child.stderr.strip()[-300:]}")
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    if result["loaded_rows"] != s.rows:
+        raise ScenarioFailed(f"the floor loaded {result['loaded_rows']} rows, expected {s.rows}")
+    loop, load = result["loop_seconds"], result["load_seconds"]
+    return [
+        Row("floor: A's loop, no-op upsert", "floor loop", s.rows, sync=loop),
+        Row("floor: 1 Arrow table -> DuckDB", "floor load", s.rows, sync=load,
+            note=f"close {result['close_seconds']:.3f}s not counted"),
+        Row("floor = loop + load", "floor", s.rows, wall=child.wall, sync=loop + load, rss_mb=child.rss_mb,
+            vs_floor=1.0),
+    ]
+
+
+def scenario_a(s: Sizes) -> list[Row]:
+    project = prepare("A", "a_upserts.py", {"rows": s.rows, "checkpoint_every": s.checkpoint_every})
+    run = headwater_debug(project, "run")
+    check = expect_rows(project, "orders", s.rows)
+    return [row_from("A", f"A upserts, 8 cols, ckpt/{s.checkpoint_every:,}", s.rows, run, check)]
+
+
+def scenario_b(s: Sizes) -> list[Row]:
+    project = prepare("B", "b_inferred.py", {"rows": s.rows, "checkpoint_every": s.checkpoint_every})
+    run = headwater_debug(project, "run")
+    columns = columns_of(project, "orders")
+    if "_fivetran_id" not in columns:
+        raise ScenarioFailed(f"keyless table tester.orders has no _fivetran_id column; columns: {list(columns)}")
+    total, distinct, ids = query(project, "SELECT count(*), count(DISTINCT _fivetran_id), count(DISTINCT id) "
+                                          "FROM tester.orders")
+    if not total == distinct == ids == s.rows:
+        raise ScenarioFailed(f"keyless tester.orders has count(*)={total}, count(DISTINCT _fivetran_id)={distinct}, "
+                             f"count(DISTINCT id)={ids}; expected {s.rows} each")
+    return [row_from("B", "B = A without schema(), keyless", s.rows, run, "ok")]
+
+
+def scenario_c(s: Sizes) -> list[Row]:
+    project = prepare("C", "c_wide.py", {"rows": s.wide_rows, "checkpoint_every": s.checkpoint_every})
+    run = headwater_debug(project, "run")
+    check = expect_rows(project, "wide", s.wide_rows)
+    width = len([c for c in columns_of(project, "wide") if not c.startswith("_fivetran")])
+    if width != 50:
+        raise ScenarioFailed(f"tester.wide has {width} data columns, expected 50")
+    return [row_from("C", "C 50 mixed columns", s.wide_rows, run, check)]
+
+
+def scenario_d(s: Sizes) -> list[Row]:
+    project = prepare("D", "a_upserts.py", {"rows": s.rows, "checkpoint_every": s.checkpoint_every})
+    first = headwater_debug(project, "first-sync-A")       # A's warehouse; not timed as D
+    expect_rows(project, "orders", s.rows)
+    shutil.copyfile(SCENARIOS / "d_resync.py", project / "connector.py")
+    (project / "configuration.json").write_text(json.dumps(
+        {"rows": str(s.rows), "updates": str(s.changes), "deletes": str(s.changes)}, indent=2) + "\n")
+    run = headwater_debug(project, "second-sync-D")
+    missing = [name for name in ("upserts", "updates", "deletes") if name not in run.phases]
+    if missing:
+        raise ScenarioFailed(f"the D connector's phase log lines are missing for {missing}")
+    total, deleted, updated, replaced = query(
+        project, "SELECT count(*), count(*) FILTER (WHERE _fivetran_deleted), "
+                 "count(*) FILTER (WHERE id % 4 = 0 AND amount = id * 0.5 AND NOT _fivetran_deleted), "
+                 "count(*) FILTER (WHERE quantity = (id + 1) % 97) FROM tester.orders")
+    if (total, deleted, updated, replaced) != (s.rows, s.changes, s.changes, s.rows):
+        raise ScenarioFailed(
+            f"after the second sync tester.orders has {total} rows, {deleted} soft-deleted, {updated} with the "
+            f"updated amount, {replaced} with the re-upserted quantity; expected {s.rows}, {s.changes}, "
+            f"{s.changes}, {s.rows}")
+    ops = s.rows + 2 * s.changes
+    rows = [row_from("D", "D second sync, all phases (ops)", ops, run,
+                     f"first sync (A) {first.child.wall:.2f}s wall, not counted")]
+    labels = {"upserts": "D  phase: upserts of existing keys", "updates": "D  phase: updates of 2 columns",
+              "deletes": "D  phase: deletes"}
+    for name in ("upserts", "updates", "deletes"):
+        count, seconds = run.phases[name]
+        rows.append(Row(labels[name], f"D {name}", count, sync=seconds))
+    return rows
+
+
+def scenario_e(s: Sizes) -> list[Row]:
+    project = prepare("E", "a_upserts.py", {"rows": s.rows, "checkpoint_every": s.e_every})
+    run = headwater_debug(project, "run")
+    check = expect_rows(project, "orders", s.rows)
+    return [row_from("E", f"E = A, ckpt/{s.e_every:,}", s.rows, run, check)]
+
+
+def scenario_f(s: Sizes) -> list[Row]:
+    project = prepare("F", "f_nested.py", {"rows": s.nested_rows, "checkpoint_every": s.checkpoint_every})
+    run = headwater_debug(project, "run")
+    check = expect_rows(project, "events", s.nested_rows)
+    types = columns_of(project, "events")
+    shown = ", ".join(f"{c} {types.get(c, '?')}" for c in ("payload", "tags", "items"))
+    return [row_from("F", "F nested dict/list (JSON)", s.nested_rows, run, f"{check}; {shown}")]
+
+
+def scenario_g(s: Sizes) -> list[Row]:
+    rows = []
+    for count in s.g_rows:
+        project = prepare(f"G-{count}", "a_upserts.py", {"rows": count, "checkpoint_every": 0})
+        run = headwater_debug(project, "run")
+        check = expect_rows(project, "orders", count)
+        rows.append(row_from(f"G {count}", f"G = A, {count:,} rows, 1 ckpt", count, run, check))
+    return rows
+
+
+def scenario_h(s: Sizes) -> list[Row]:
+    project = prepare("H", "h_threads.py", {"rows": s.rows, "threads": s.threads,
+                                            "checkpoint_every": s.checkpoint_every})
+    run = headwater_debug(project, "run")
+    total, distinct = query(project, "SELECT count(*), count(DISTINCT id) FROM tester.orders")
+    integrity = "ok" if total == distinct == s.rows else "LOST/DUPLICATED"
+    row = row_from("H", f"H = A from {s.threads} threads", s.rows, run,
+                   f"{integrity}: count(*)={total}, count(DISTINCT id)={distinct}")
+    if integrity != "ok":
+        row.failed = f"H: {integrity}: count(*)={total}, count(DISTINCT id)={distinct}, expected {s.rows}"
+    return [row]
+
+
+def scenario_hello(s: Sizes) -> list[Row]:
+    example = HERE.parent / "examples" / "hello"
+    if (example / "connector.py").is_file():
+        # The repository's hello-world example, copied so that its own files/ is never touched.
+        project = prepare("hello", "hello.py", None)
+        shutil.copyfile(example / "connector.py", project / "connector.py")
+        if (example / "configuration.json").is_file():
+            shutil.copyfile(example / "configuration.json", project / "configuration.json")
+        source, table = "examples/hello", "greeting"
+    else:
+        project = prepare("hello", "hello.py", None)
+        source, table = "benchmarks/scenarios/hello.py", "hello"
+    imports = [sys.executable, "-c", "import duckdb, pyarrow"]
+    headwater_debug(project, "warm-up")                     # untimed: page cache, first-run effects
+    spawn(imports, project, project / "import-warm-up")
+    hw_runs: list[Run] = []
+    import_runs: list[Child] = []
+    for rep in range(s.hello_reps):
+        shutil.rmtree(project / "files", ignore_errors=True)
+        hw_runs.append(headwater_debug(project, f"rep-{rep}"))
+        child = spawn(imports, project, project / f"import-{rep}")
+        if child.code != 0:
+            raise ScenarioFailed(f"`python -c 'import duckdb, pyarrow'` exited {child.code}: {child.stderr.strip()}")
+        import_runs.append(child)
+    (rows,) = query(project, f"SELECT count(*) FROM tester.{table}")
+    if not rows:
+        raise ScenarioFailed(f"the hello-world connector ({source}) wrote no rows to tester.{table}")
+    syncs = [r.sync for r in hw_runs if r.sync is not None]
+    return [
+        Row(f"hello: headwater debug, median/{s.hello_reps}", "hello", rows,
+            wall=statistics.median(r.child.wall for r in hw_runs),
+            sync=statistics.median(syncs) if syncs else None,
+            rss_mb=max(r.child.rss_mb for r in hw_runs), note=f"connector: {source}; whole-process walls "
+            + ", ".join(f"{r.child.wall:.2f}" for r in hw_runs)),
+        Row(f"python -c 'import duckdb, pyarrow', median/{s.hello_reps}", "import", None,
+            wall=statistics.median(c.wall for c in import_runs), rss_mb=max(c.rss_mb for c in import_runs),
+            note="walls " + ", ".join(f"{c.wall:.2f}" for c in import_runs)),
+    ]
+
+
+RUNNERS: dict[str, Callable[[Sizes], list[Row]]] = {
+    "A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d, "E": scenario_e,
+    "F": scenario_f, "G": scenario_g, "H": scenario_h, "HELLO": scenario_hello,
+}
+
+
+# -- targets --------------------------------------------------------------------------------------
+
+
+def judge(rows: list[Row], s: Sizes) -> None:
+    """Fill vs floor, target and met? (sync-based ratios: see the footnote)."""
+    by_kind = {r.kind: r for r in rows if r.failed is None}
+    base = by_kind.get("floor")
+    floor_per_row = base.sync / base.rows if base and base.sync and base.rows else None
+    a = by_kind.get("A")
+    a_rate = a.sync_rate if a else None
+
+    for r in rows:
+        if r.failed is not None:
+            r.target, r.met = "FAILED", False
+            continue
+        if floor_per_row and r.sync and r.rows and r.kind.startswith(A_SHAPED):
+            r.vs_floor = (r.sync / r.rows) / floor_per_row
+
+    def ratio_target(r: Row, text: str, value: float | None, ok: Callable[[float], bool]) -> None:
+        if value is None:
+            r.target = text.split(" (")[0] + " (reference not run)"
+            return
+        r.target = text.format(value)
+        r.met = ok(value)
+
+    for r in rows:
+        if r.failed is not None:
+            continue
+        if r.kind == "A":
+            ratio_target(r, "≤ 3x floor ({:.2f}x)", r.vs_floor, lambda v: v <= 3)
+        elif r.kind in ("D updates", "D deletes"):
+            ratio_target(r, "≥ 200,000 rows/s ({:,.0f})", r.sync_rate, lambda v: v >= 200_000)
+        elif r.kind == "E":
+            value = r.sync_rate / a_rate if r.sync_rate and a_rate else None
+            ratio_target(r, "≥ 0.5x A's rows/s ({:.2f}x)", value, lambda v: v >= 0.5)
+        elif r.kind == "H":
+            value = r.sync_rate / a_rate if r.sync_rate and a_rate else None
+            intact = r.note.startswith("ok")
+            ratio_target(r, ("ok, " if intact else "LOST/DUPLICATED, ") + "≥ 0.7x A's rows/s ({:.2f}x)", value,
+                         lambda v, intact=intact: intact and v >= 0.7)
+        elif r.kind == "G 5000000":
+            ratio_target(r, "peak RSS ≤ 300 MB ({:.0f})", r.rss_mb, lambda v: v <= 300)
+        elif r.kind == "G 1000000":
+            small = by_kind.get("G 200000")
+            value = r.sync / small.sync if small and small.sync and r.sync else None
+            ratio_target(r, "≤ 5.5x G 200k's time ({:.2f}x)", value, lambda v: v <= 5.5)
+        elif r.kind == "hello":
+            imports = by_kind.get("import")
+            value = r.wall / imports.wall if imports and imports.wall and r.wall else None
+            ratio_target(r, "wall ≤ 1.5x import's ({:.2f}x)", value, lambda v: v <= 1.5)
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def render(rows: list[Row]) -> str:
+    header = ["scenario", "rows", "wall s", "sync s", "rows/s", "sync rows/s", "peak RSS MB", "vs floor",
+              "target", "met?"]
+    table = [header]
+    for r in rows:
+        met = "-" if r.met is None else ("yes" if r.met else "no")
+        if r.failed is not None:
+            met = "FAIL"
+        table.append([
+            r.scenario, _num(r.rows, ","), _num(r.wall, ".2f"), _num(r.sync, ".3f"), _num(r.rate, ",.0f"),
+            _num(r.sync_rate, ",.0f"), _num(r.rss_mb, ".0f"), _num(r.vs_floor, ".2f") + ("x" if r.vs_floor else ""),
+            r.target, met,
+        ])
+    widths = [max(len(line[k]) for line in table) for k in range(len(header))]
+    left = {0, 8}
+    lines = []
+    for n, line in enumerate(table):
+        cells = [cell.ljust(widths[k]) if k in left else cell.rjust(widths[k]) for k, cell in enumerate(line)]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def versions() -> dict[str, str]:
+    """From package metadata: run.py never imports duckdb or pyarrow (see ``queries``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version(), "nproc": str(os.cpu_count()), "platform": platform.platform()}
+    for package in ("duckdb", "pyarrow", "headwater"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "?"
+    return found
+
+
+def source_revision() -> str:
+    """The commit benchmarked, and whether the working tree had uncommitted changes under src/."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "unknown (not a git checkout)"
+    return commit + (" + uncommitted changes in src/" if git("status", "--porcelain", "--", "src") else "")
+
+
+def footnote(meta: dict[str, Any], quick: bool) -> str:
+    v = meta["versions"]
+    return "\n".join([
+        f"machine: nproc {v['nproc']}, {v['platform']}; python {v['python']}, duckdb {v['duckdb']}, "
+        f"pyarrow {v['pyarrow']}, headwater {v['headwater']}; {meta['date']}"
+        + ("; --quick (smoke sizes)" if quick else ""),
+        f"source: git {meta['source']}",
+        f"code path: the real CLI, one `{HEADWATER} debug <project>` subprocess per run (benchmarks/.work/<name>/).",
+        "wall s = whole process (interpreter start, imports, connector load, sync, close); rows/s = rows / wall s.",
+        "sync s = headwater's 'starting sync' to 'sync finished' log lines (no interpreter start or imports);",
+        "  for D phases: the connector's perf_counter time of the phase loop plus the checkpoint that ends it.",
+        "peak RSS = ru_maxrss of that subprocess (os.wait4); a child never reports less than this harness's own",
+        f"  peak ({meta['harness_rss_mb']:.0f} MB: it never imports duckdb or pyarrow, so larger values are exact).",
+        "Ratios and targets use sync s, except hello (whole-process wall).",
+        "vs floor = (sync s per row) / (floor s per row), for rows of A's shape; floor = A's loop with a no-op",
+        "  upsert + one Arrow table loaded into a fresh DuckDB file (CREATE TABLE AS, COMMIT), same run.",
+        "Targets are informative, never asserted; timings on a small shared machine are noisy: compare ratios "
+        "within one run.",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", metavar="A,B,...", help=f"run only these scenarios ({', '.join(ALL)})")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 10x fewer rows, G at 200k and 1M only")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    args = parser.parse_args(argv)
+
+    selected = list(ALL)
+    if args.only:
+        wanted = [name.strip().upper() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in wanted if name not in ALL]
+        if unknown:
+            parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(ALL)}")
+        selected = [name for name in ALL if name in wanted]
+    if not HEADWATER.exists():
+        parser.error(f"{HEADWATER} not found: run from the project's venv (make bench)")
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+
+    rows: list[Row] = []
+    plan: list[tuple[str, Callable[[Sizes], list[Row]]]] = []
+    if NEEDS_FLOOR & set(selected):
+        plan.append(("floor", floor))
+    plan.extend((name, RUNNERS[name]) for name in selected)
+    for name, runner in plan:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        try:
+            rows.extend(runner(sizes))
+        except ScenarioFailed as exc:
+            rows.append(Row(scenario=f"{name} FAILED", kind=name, rows=None, failed=f"{name}: {exc}"))
+
+    judge(rows, sizes)
+    meta = {"source": source_revision(), "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "versions": versions(),
+            "quick": args.quick, "sizes": asdict(sizes), "code_path": f"{HEADWATER} debug (subprocess)",
+            "seconds": time.perf_counter() - started,
+            "harness_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    print()
+    print(render(rows))
+    print()
+    print(footnote(meta, args.quick))
+    failures = [r.failed for r in rows if r.failed]
+    if failures:
+        print("\nFAILURES (headwater failed these scenarios; not worked around):")
+        for failure in failures:
+            print(f"  {failure}")
+    notes = [f"  {r.scenario}: {r.note}" for r in rows if r.note and r.failed is None]
+    if notes:
+        print("\nnotes:")
+        print("\n".join(notes))
+    print(f"\nbenchmark took {meta['seconds']:.0f}s", file=sys.stderr)
+    if args.json:
+        payload = {"meta": meta, "rows": [dict(asdict(r), rate=r.rate, sync_rate=r.sync_rate) for r in rows]}
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
