@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import headwater.values
+from headwater import types, values
 from headwater.errors import OperationTypeError, OperationValueError
 from headwater.types import (
     BINARY,
@@ -1290,3 +1291,31 @@ def test_module_examples_run() -> None:
     failures, tried = doctest.testmod(headwater.values)
     assert tried > 0
     assert failures == 0
+
+
+# --- fivetran_ids: the column-wise _fivetran_id must equal the row-wise reference -----------------
+
+_id_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=8),
+    st.floats(allow_nan=True, allow_infinity=True), st.binary(max_size=4),
+)
+
+
+@given(rows=st.lists(st.dictionaries(st.sampled_from(["b", "a", "é", "c d", "Z"]), _id_values, max_size=5),
+                     min_size=1, max_size=6))
+def test_fivetran_ids_match_fivetran_id_row_by_row(rows: list[dict[str, Any]]) -> None:
+    names = sorted({name for row in rows for name in row})
+    normalized = [{name: (values.normalize(v, table="t", column=name) if v is not None else None)
+                   for name, v in row.items()} for row in rows]
+    columns = [(name, [row.get(name) for row in normalized], None) for name in names]
+    expected = [values.fivetran_id(row, {}) for row in normalized]
+    got = values.fivetran_ids(columns) if columns else [values.fivetran_id({}, {})] * len(rows)
+    assert got == expected
+
+
+def test_fivetran_ids_use_declared_types_for_text_forms() -> None:
+    declared = types.decimal(5, 2)
+    columns = [("amount", [Decimal("1.50"), None], declared), ("name", ["x", "y"], types.STRING)]
+    expected = [values.fivetran_id({"amount": Decimal("1.50"), "name": "x"}, {"amount": declared}),
+                values.fivetran_id({"name": "y"}, {"amount": declared})]
+    assert values.fivetran_ids(columns) == expected

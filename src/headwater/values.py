@@ -44,7 +44,7 @@ import math
 import re
 import struct
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, Final, NoReturn, cast
@@ -1250,3 +1250,50 @@ def fivetran_id(row: Mapping[str, Any], declared: Mapping[str, DataType]) -> str
     }
     payload = json.dumps(texts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_NON_FINITE_TEXT: Final = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+_SELF_TEXT_DECLARED: Final = frozenset({"STRING", "XML", "JSON"})
+
+
+def _text_column(values: Sequence[Any], declared: DataType | None) -> list[Any]:
+    """Text forms of one column (None stays None), with fast paths for the common kinds."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if declared is None or declared.name in _SELF_TEXT_DECLARED or declared.is_integer or declared.name in (
+        "BOOLEAN", "DOUBLE"
+    ):
+        if kinds <= {str, JsonText}:
+            return list(values)
+        if kinds == {int} and (declared is None or declared.is_integer):
+            return [None if v is None else str(v) for v in values]
+        if kinds == {float} and (declared is None or declared.name == "DOUBLE"):
+            fix = _NON_FINITE_TEXT
+            texts = [None if v is None else float.__repr__(v) for v in values]
+            return [t if t is None or t[-1].isdigit() else fix.get(t, t) for t in texts]
+        if kinds == {bool}:
+            return [None if v is None else ("true" if v else "false") for v in values]
+    return [None if v is None else text_form(v, declared) for v in values]
+
+
+def fivetran_ids(columns: Sequence[tuple[str, Sequence[Any], DataType | None]]) -> list[str]:
+    """``_fivetran_id`` of many rows at once, column by column (SEM-12); same result as :func:`fivetran_id`.
+
+    ``columns`` holds (destination name, canonical values, declared type or None), all the same length.
+    """
+    if not columns:
+        return []
+    n = len(columns[0][1])
+    encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
+    pieces: list[list[Any]] = []
+    for name, values, declared in sorted(columns, key=lambda column: column[0]):
+        prefix = encode(name) + ":"
+        texts = _text_column(values, declared)
+        pieces.append([None if text is None else prefix + encode(text) for text in texts])
+    sha256 = hashlib.sha256
+    out: list[str] = []
+    append = out.append
+    for row in zip(*pieces):
+        payload = "{" + ",".join([p for p in row if p is not None]) + "}"
+        append(sha256(payload.encode("utf-8", "surrogatepass")).hexdigest())
+    return out

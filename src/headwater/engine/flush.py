@@ -296,20 +296,18 @@ def flush_table(sync: Sync, t: TableState) -> None:
     t.settle_signatures()
 
 
-def _declared_by_name(t: TableState) -> dict[str, DataType]:
-    return {slot.name: slot.declared for slot in t.slots if slot.declared is not None}
-
-
 def _keyless_ids(t: TableState, segments: list[Segment]) -> list[str]:
-    declared = _declared_by_name(t)
+    """``_fivetran_id`` of every row, computed column by column per segment (SEM-12)."""
     ids: list[str] = []
-    fivetran_id = V.fivetran_id
+    empty = V.fivetran_id({}, {})
     for seg in segments:
         assert seg.sig is not None
-        names = [t.slots[s].name if s >= 0 else None for s in seg.sig.slots]
-        pairs = [(pos, name) for pos, name in enumerate(names) if name is not None]
-        for row in seg.rows:
-            ids.append(fivetran_id({name: row[pos] for pos, name in pairs if row[pos] is not None}, declared))
+        if not seg.rows:
+            continue
+        transposed = list(zip(*seg.rows)) if seg.sig.slots else []
+        columns = [(t.slots[s].name, transposed[pos], t.slots[s].declared)
+                   for pos, s in enumerate(seg.sig.slots) if s >= 0]
+        ids.extend(V.fivetran_ids(columns) if columns else [empty] * len(seg.rows))
     return ids
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from headwater.errors import ConnectorLoadError, ProjectError
 from headwater.lint.registry import Violation
@@ -127,14 +127,18 @@ class ModuleContext:
         self.constants = self._module_constants()
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.methods: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = defaultdict(list)
+        self.classes: dict[str, ast.ClassDef] = {}
         for statement in _module_level_statements(tree.body):
             if isinstance(statement, FUNCTIONS):
                 self.functions[statement.name] = statement
             elif isinstance(statement, ast.ClassDef):
+                self.classes[statement.name] = statement
                 for item in statement.body:
                     if isinstance(item, FUNCTIONS):
                         self.methods[item.name].append(item)
         self._qualnames: dict[ast.AST, str | None] = {}
+        #: Results rules share within one run (e.g. the parsed schema() entries), by name.
+        self.memo: dict[str, Any] = {}
         self._scopes: dict[ast.AST, ast.AST | None] = {}
 
     # ----------------------------------------------------------------------------- node access
@@ -287,6 +291,11 @@ class ModuleContext:
         return isinstance(call, ast.Call) and self.sdk_name(call.func) == "Connector"
 
     @cached_property
+    def connector_calls(self) -> list[ast.Call]:
+        """Every ``Connector(...)`` call (under any alias), in source order."""
+        return [call for call in self.calls if self.is_connector_call(call)]
+
+    @cached_property
     def op_calls(self) -> list[tuple[ast.Call, str]]:
         """Every ``Operations`` call with its method name, in source order."""
         found = []
@@ -375,6 +384,12 @@ class ModuleContext:
         for with_item in self.nodes(ast.withitem):
             if with_item.optional_vars is not None:
                 record(with_item.optional_vars, with_item.context_expr)
+        # A session with a mounted adapter may get its timeout from the adapter: not judged.
+        for call in self.calls:
+            if isinstance(call.func, ast.Attribute) and call.func.attr == "mount":
+                key = target_key(call.func.value)
+                if key is not None:
+                    kinds[key].add("other")
         return {key: next(iter(found)) for key, found in kinds.items()
                 if len(found) == 1 and "other" not in found}
 
@@ -475,7 +490,12 @@ class ProjectContext:
 
     # ----------------------------------------------------------------------------- call graph
     def callee(self, module: ModuleContext, call: ast.Call) -> FunctionKey | None:
-        """The project function a call runs, when it can be told from the code; else ``None``."""
+        """The project function a call runs, when it can be told from the code; else ``None``.
+
+        Follows plain calls, ``self.method()``, imported project functions, and methods of objects
+        whose class is known: ``client = ApiClient(...)``, ``client: ApiClient`` parameters and
+        ``self.client = ApiClient(...)`` attributes.
+        """
         func = call.func
         if isinstance(func, ast.Name):
             if func.id in module.functions:
@@ -483,6 +503,16 @@ class ProjectContext:
         elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("self", "cls"):
             if func.attr in module.methods:
                 return (module.dotted, func.attr)
+        if isinstance(func, ast.Attribute):
+            key = target_key(func.value)
+            if key is not None:
+                owner_class = self._instance_types(module, module.function_of(call)).get(key)
+                if owner_class is None:
+                    owner_class = self._attribute_types(module).get(key)
+                if owner_class is not None:
+                    owner_module = self.module(owner_class[0])
+                    if owner_module is not None and func.attr in owner_module.methods:
+                        return (owner_class[0], func.attr)
         qualified = module.qualname(func)
         if qualified is not None and "." in qualified:
             owner, name = qualified.rsplit(".", 1)
@@ -490,6 +520,59 @@ class ProjectContext:
             if target is not None and (name in target.functions or name in target.methods):
                 return (owner, name)
         return None
+
+    def class_of(self, module: ModuleContext, expr: ast.AST | None) -> tuple[str, str] | None:
+        """``(module, class)`` for a reference to a class defined in the project."""
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str) and expr.value.isidentifier():
+            expr = ast.Name(id=expr.value)
+        if isinstance(expr, ast.Name) and expr.id in module.classes:
+            return (module.dotted, expr.id)
+        if isinstance(expr, (ast.Name, ast.Attribute)):
+            qualified = module.qualname(expr)
+            if qualified is not None and "." in qualified:
+                owner, name = qualified.rsplit(".", 1)
+                target = self.module(owner)
+                if target is not None and name in target.classes:
+                    return (owner, name)
+        return None
+
+    def _instance_types(self, module: ModuleContext, function: ast.AST | None) -> dict[str, tuple[str, str]]:
+        """Names in ``function`` (or at module level) that hold an instance of a project class."""
+        if "instance_types" not in module.memo:
+            by_scope: dict[ast.AST | None, dict[str, tuple[str, str]]] = defaultdict(dict)
+            for node in module.nodes(ast.Assign):
+                target = node.targets[0]
+                if len(node.targets) == 1 and isinstance(target, ast.Name) and isinstance(node.value, ast.Call):
+                    known = self.class_of(module, node.value.func)
+                    if known is not None:
+                        by_scope[module.function_of(node)][target.id] = known
+            for defined in module.all_functions:
+                arguments = defined.args
+                for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs:
+                    known = self.class_of(module, arg.annotation)
+                    if known is not None:
+                        by_scope[defined][arg.arg] = known
+            module.memo["instance_types"] = by_scope
+        scopes: dict[ast.AST | None, dict[str, tuple[str, str]]] = module.memo["instance_types"]
+        if function is None:
+            return scopes.get(None, {})
+        return {**scopes.get(None, {}), **scopes.get(function, {})}
+
+    def _attribute_types(self, module: ModuleContext) -> dict[str, tuple[str, str]]:
+        """``self.x`` attributes whose every assignment is an instance of the same project class."""
+        if "attribute_types" not in module.memo:
+            kinds: dict[str, set[tuple[str, str] | None]] = defaultdict(set)
+            for node in module.nodes(ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Attribute):
+                        key = target_key(target)
+                        if key is not None:
+                            value = node.value
+                            kinds[key].add(self.class_of(module, value.func) if isinstance(value, ast.Call) else None)
+            module.memo["attribute_types"] = {key: next(iter(found)) for key, found in kinds.items()
+                                              if len(found) == 1 and None not in found}
+        types: dict[str, tuple[str, str]] = module.memo["attribute_types"]
+        return types
 
     def _propagate(self, direct: set[FunctionKey]) -> frozenset[FunctionKey]:
         marked = set(direct)

@@ -33,7 +33,9 @@ _NOT_SECRET_WORDS = frozenset({
     "scopes", "index", "position", "start", "end", "status", "required", "enabled", "valid",
     "validation", "attr", "attribute", "option", "options", "setting", "arn", "manager", "key_name",
     "used", "usage", "estimate", "estimated", "counter", "error", "message", "msg", "help", "title",
-    "version", "provider", "flow", "grant", "template", "prompt", "stream", "tokens",
+    "version", "provider", "flow", "grant", "template", "prompt", "stream", "tokens", "hash", "hashed",
+    "reset", "changed", "last", "updated", "created", "at", "date", "time", "strength", "rules", "is", "has",
+    "use", "should", "requirements",
 })
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _PLACEHOLDER_MARKERS = (

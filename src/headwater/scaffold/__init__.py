@@ -12,6 +12,10 @@ Every project gets ``connector.py``, ``configuration.json``, ``requirements.txt`
 ``headwater debug`` works right away without a network: ``rest-api`` a stdlib mock server,
 ``database`` a sample SQLite file, ``csv`` a folder of sample files.
 
+``configuration.json`` is the developer's local configuration, where credentials end up, so the
+``.gitignore`` excludes it (as lint rule HW041 asks); the same content is also written to
+``configuration.example.json``, the committed template a fresh clone copies from.
+
 Templates are package data under ``templates/<name>/``, on top of ``templates/_common/`` (shared by
 all): real files whose text may contain ``{{project_name}}`` and ``{{template}}``. A trailing
 ``.tmpl`` is dropped from a file name (``connector.py.tmpl`` becomes ``connector.py``; the suffix keeps
@@ -64,6 +68,9 @@ COMMON: Final = "_common"
 PLACEHOLDERS: Final = ("project_name", "template")
 #: Files a template produces by running code after copying, not by copying.
 GENERATED: Final[Mapping[str, tuple[str, ...]]] = {"database": ("sample.db",)}
+#: Written twice: the git-ignored local file, and the committed example it is copied from.
+CONFIGURATION: Final = PurePosixPath("configuration.json")
+EXAMPLE_CONFIGURATION: Final = PurePosixPath("configuration.example.json")
 #: Modification time of the csv template's first sample file; each next file is one day newer.
 SAMPLE_FILES_MTIME: Final = datetime(2024, 2, 1, tzinfo=timezone.utc).timestamp()
 
@@ -123,6 +130,8 @@ def _template_sources(template: str) -> dict[PurePosixPath, Traversable]:
     sources: dict[PurePosixPath, Traversable] = {}
     for layer in (COMMON, template):
         sources.update(_walk(root.joinpath(layer), PurePosixPath()))
+    if CONFIGURATION in sources:
+        sources[EXAMPLE_CONFIGURATION] = sources[CONFIGURATION]
     return sources
 
 

@@ -211,10 +211,12 @@ def check_checkpoint_per_row(project: ProjectContext) -> Iterator[Violation]:
             if not direct:
                 continue
             nested = [node for node in local_nodes(loop.body, into_loops=False)
-                      if isinstance(node, (*LOOPS, *COMPREHENSIONS))
-                      and sends_records_in(project, module, [node]) is not None]
+                      if (isinstance(node, (*LOOPS, *COMPREHENSIONS))
+                          and sends_records_in(project, module, [node]) is not None)
+                      or (isinstance(node, ast.Call) and module.op_method(node) is None
+                          and project.sends_records(module, node))]
             if nested:
-                continue  # a page loop: rows go out in the inner loop, the checkpoint is per page
+                continue  # a page or table loop: rows go out in an inner loop or a helper
             target = module.text(loop.target, 30)
             yield module.violation(
                 call, f"op.checkpoint() runs for every record of `for {target} in ...` (line {loop.lineno}), "

@@ -36,9 +36,16 @@ def _resolve(module: ModuleContext, expr: ast.expr, local: dict[str, ast.expr]) 
     return expr
 
 
-def schema_entries(module: ModuleContext) -> Iterator[ast.Dict]:
+def schema_entries(module: ModuleContext) -> list[ast.Dict]:
     """The dict literals that schema() returns: in a returned list, through local or module-level
     names, and appended to a returned list."""
+    if "schema_entries" not in module.memo:
+        module.memo["schema_entries"] = list(_schema_entries(module))
+    entries: list[ast.Dict] = module.memo["schema_entries"]
+    return entries
+
+
+def _schema_entries(module: ModuleContext) -> Iterator[ast.Dict]:
     function = find_schema_function(module)
     if function is None:
         return

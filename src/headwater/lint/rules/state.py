@@ -25,10 +25,14 @@ def _state_argument(call: ast.Call) -> ast.expr | None:
     return call.args[0] if call.args and not isinstance(call.args[0], ast.Starred) else None
 
 
-def _checkpoints_in(module: ModuleContext, function: ast.AST) -> Iterator[ast.Call]:
-    for node in local_nodes(list(getattr(function, "body", []))):
-        if isinstance(node, ast.Call) and module.op_method(node) == "checkpoint":
-            yield node
+def _checkpoints_by_function(module: ModuleContext) -> dict[ast.AST, list[ast.Call]]:
+    """``op.checkpoint(...)`` calls grouped by the function they are in."""
+    found: dict[ast.AST, list[ast.Call]] = {}
+    for call, method in module.op_calls:
+        function = module.function_of(call)
+        if method == "checkpoint" and function is not None:
+            found.setdefault(function, []).append(call)
+    return found
 
 
 # ------------------------------------------------------------------------------------ HW080
@@ -65,12 +69,13 @@ def _checkpoints_in(module: ModuleContext, function: ast.AST) -> Iterator[ast.Ca
 def check_secret_in_state(project: ProjectContext) -> Iterator[Violation]:
     for module in project.modules:
         update = find_update_function(module) if module.is_connector else None
-        for function in module.all_functions:
+        for function, calls in _checkpoints_by_function(module).items():
+            assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
             sources = _SecretSources(module, function, is_update=function is update)
             if not sources.configuration:
                 continue
             seen: set[int] = set()
-            for call in _checkpoints_in(module, function):
+            for call in calls:
                 argument = _state_argument(call)
                 if argument is None:
                     continue
@@ -224,20 +229,21 @@ class _SecretSources:
 )
 def check_cursor_before_records(project: ProjectContext) -> Iterator[Violation]:
     for module in project.modules:
-        for function in module.all_functions:
-            for call in _checkpoints_in(module, function):
-                statement = module.parents.get(call)
-                if isinstance(statement, (ast.Yield, ast.Await)):
-                    statement = module.parents.get(statement)
-                if not isinstance(statement, ast.Expr):
-                    continue
-                found = _records_after(project, module, statement, call)
-                if found is not None:
-                    names, record_line = found
-                    yield module.violation(
-                        call, f"op.checkpoint() saves a cursor taken from `{names}` before those records are "
-                        f"upserted (line {record_line}); a failure in between skips them for good",
-                        "upsert the records first, then move the cursor and checkpoint")
+        for call, method in module.op_calls:
+            if method != "checkpoint":
+                continue
+            statement = module.parents.get(call)
+            if isinstance(statement, (ast.Yield, ast.Await)):
+                statement = module.parents.get(statement)
+            if not isinstance(statement, ast.Expr):
+                continue
+            found = _records_after(project, module, statement, call)
+            if found is not None:
+                names, record_line = found
+                yield module.violation(
+                    call, f"op.checkpoint() saves a cursor taken from `{names}` before those records are "
+                    f"upserted (line {record_line}); a failure in between skips them for good",
+                    "upsert the records first, then move the cursor and checkpoint")
 
 
 def _records_after(project: ProjectContext, module: ModuleContext, statement: ast.stmt, call: ast.Call
@@ -332,9 +338,16 @@ def _containers(expr: ast.AST) -> set[str]:
 
 
 def _root(expr: ast.AST) -> str | None:
-    while isinstance(expr, (ast.Subscript, ast.Attribute)):
-        expr = expr.value
-    return expr.id if isinstance(expr, ast.Name) else None
+    """``response`` for ``response.json()["items"]``: through subscripts, attributes and method
+    calls without arguments."""
+    while True:
+        if isinstance(expr, (ast.Subscript, ast.Attribute)):
+            expr = expr.value
+        elif (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
+              and not expr.args and not expr.keywords):
+            expr = expr.func.value
+        else:
+            return expr.id if isinstance(expr, ast.Name) else None
 
 
 def _sends_from(project: ProjectContext, module: ModuleContext, statement: ast.stmt, names: set[str]) -> int | None:

@@ -22,7 +22,7 @@ _BUILTINS = frozenset(dir(builtins))
 
 def connector_calls(module: ModuleContext) -> list[ast.Call]:
     """Every ``Connector(...)`` call in the module (under any alias)."""
-    return [call for call in module.calls if module.is_connector_call(call)]
+    return module.connector_calls
 
 
 def connector_argument(call: ast.Call, name: str, position: int) -> ast.expr | None:
