@@ -1283,7 +1283,6 @@ def fivetran_ids(columns: Sequence[tuple[str, Sequence[Any], DataType | None]]) 
     """
     if not columns:
         return []
-    n = len(columns[0][1])
     encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
     pieces: list[list[Any]] = []
     for name, values, declared in sorted(columns, key=lambda column: column[0]):

@@ -618,6 +618,8 @@ def _apply_folded(sync: Sync, t: TableState, segments: list[Segment]) -> bool:
         existing_column = t.columns.get(slot.identity)
         typed = [None if v is ABSENT else v for v in column] if slot_index in g.partial else column
         r = resolve_column(typed, existing_column.type if existing_column is not None else None, slot.declared)
+        if r is None and existing_column is not None:
+            r = Resolved(existing_column.type, typed, existing_column.type, [])  # only NULLs: still set
         if r is not None:
             resolved[slot_index] = r
     if applied:

@@ -65,7 +65,6 @@ TEMPLATES: Final[Mapping[str, str]] = {
 }
 
 COMMON: Final = "_common"
-PLACEHOLDERS: Final = ("project_name", "template")
 #: Files a template produces by running code after copying, not by copying.
 GENERATED: Final[Mapping[str, tuple[str, ...]]] = {"database": ("sample.db",)}
 #: Written twice: the git-ignored local file, and the committed example it is copied from.
@@ -76,7 +75,7 @@ SAMPLE_FILES_MTIME: Final = datetime(2024, 2, 1, tzinfo=timezone.utc).timestamp(
 
 
 class ScaffoldError(HeadwaterError):
-    """``headwater init`` cannot create the project; nothing was written."""
+    """``headwater init`` cannot create the project (the message says why and what to do)."""
 
 
 class UnknownTemplateError(ScaffoldError, ValueError):
@@ -135,7 +134,7 @@ def _template_sources(template: str) -> dict[PurePosixPath, Traversable]:
     return sources
 
 
-def render(text: str, values: Mapping[str, str]) -> str:
+def _render(text: str, values: Mapping[str, str]) -> str:
     """Replace each ``{{key}}`` of ``values`` in ``text``."""
     for key, value in values.items():
         text = text.replace("{{" + key + "}}", value)
@@ -231,7 +230,7 @@ def scaffold(
         for relative, source in sorted(sources.items()):
             target = root.joinpath(relative)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(render(source.read_text(encoding="utf-8"), values), encoding="utf-8", newline="\n")
+            target.write_text(_render(source.read_text(encoding="utf-8"), values), encoding="utf-8", newline="\n")
             written.append(target)
         finish = FINISHERS.get(template)
         if finish is not None:

@@ -450,7 +450,10 @@ def check_schema_not_passed(project: ProjectContext) -> Iterator[Violation]:
     module = project.connector
     if module is None or "schema" not in module.functions:
         return
-    for call in connector_calls(module):
+    calls = connector_calls(module)
+    if any(connector_argument(call, "schema", 1) is not None for call in calls):
+        return
+    for call in calls:
         if connector_argument(call, "schema", 1) is None:
             yield module.violation(call, "connector.py defines schema() but "
                                    f"`{module.text(call)}` does not pass it, so it is never called",
