@@ -478,3 +478,13 @@ def test_naming_source_convention_returns_every_name_unchanged(batch: list[str])
         assert naming.column(name) is name
         assert naming.table(name) is name
         assert naming.schema(name) is name
+
+
+def test_identity_folds_only_ascii_letters_like_duckdb() -> None:
+    duckdb = pytest.importorskip("duckdb")
+    assert identity("UserID") == identity("userid")
+    assert identity("Äb") != identity("äb")
+    con = duckdb.connect()
+    con.execute('CREATE TABLE t ("Äb" INTEGER, "äb" INTEGER)')  # two columns for DuckDB too
+    with pytest.raises(duckdb.Error):
+        con.execute('CREATE TABLE u ("AB" INTEGER, "ab" INTEGER)')

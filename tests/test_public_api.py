@@ -30,7 +30,8 @@ def test_no_fivetran_distribution_is_installed_beside_headwater() -> None:
 def test_installed_fivetran_connector_sdk_package_is_headwaters_implementation() -> None:
     import fivetran_connector_sdk
 
-    assert Path(fivetran_connector_sdk.__file__).resolve().parent.parent == Path(headwater.__file__).resolve().parent.parent
+    package_root = Path(headwater.__file__).resolve().parent.parent
+    assert Path(fivetran_connector_sdk.__file__).resolve().parent.parent == package_root
     assert fivetran_connector_sdk.Connector is headwater.Connector
     assert fivetran_connector_sdk.Operations is headwater.Operations
     assert fivetran_connector_sdk.Logging is headwater.Logging

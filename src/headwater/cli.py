@@ -205,7 +205,9 @@ def help_command(ctx: click.Context, command: str | None) -> None:
 def run() -> None:
     """Console-script entry point: click's errors become one ``error:`` line (CLI-13)."""
     try:
-        main(prog_name="headwater", standalone_mode=False)
+        # Without standalone mode click returns what ctx.exit(n) was given instead of exiting.
+        returned = main(prog_name="headwater", standalone_mode=False)
+        sys.exit(returned if isinstance(returned, int) else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

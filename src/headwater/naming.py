@@ -200,12 +200,17 @@ def is_system_column(dest_name: str) -> bool:
     return dest_name.lower() in SYSTEM_COLUMNS
 
 
-def identity(dest_name: str) -> str:
-    """The key under which DuckDB treats identifiers as equal: ``dest_name.lower()`` (NAME-22).
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
-    Use it to detect colliding destination names and to find existing tables and columns.
+
+def identity(dest_name: str) -> str:
+    """The key under which DuckDB treats identifiers as equal (NAME-22).
+
+    DuckDB folds only ASCII letters when it compares identifiers (``AB`` and ``ab`` are one column,
+    ``Äb`` and ``äb`` are two), so this lower-cases ASCII letters and nothing else. Use it to
+    detect colliding destination names and to find existing tables and columns.
     """
-    return dest_name.lower()
+    return dest_name.translate(_ASCII_LOWER) if not dest_name.isascii() else dest_name.lower()
 
 
 def quote(identifier: str) -> str:

@@ -1283,7 +1283,7 @@ def fivetran_ids(columns: Sequence[tuple[str, Sequence[Any], DataType | None]]) 
     """
     if not columns:
         return []
-    encode = json.encoder.encode_basestring  # type: ignore[attr-defined]
+    encode = json.encoder.encode_basestring
     pieces: list[list[Any]] = []
     for name, values, declared in sorted(columns, key=lambda column: column[0]):
         prefix = encode(name) + ":"
