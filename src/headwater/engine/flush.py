@@ -408,12 +408,16 @@ def _create_from_upsert(sync: Sync, t: TableState, resolved: dict[int, Resolved]
         slot = t.slots[s]
         done.add(slot.identity)
         added.append((slot.name, resolved[s].type))
-        changes += 1 + len(resolved[s].chain)
+        changes += len(resolved[s].chain)
+    changes += len(added)
     sync.warehouse.create_table(t, at_creation, added)
     for name, dtype in [*at_creation, *added]:
         t.columns[identity(name)] = Column(name, dtype)
     t.exists = True
-    _count_change(sync, f"created table {t.label!r} ({len(at_creation) + len(added)} columns)", changes)
+    _count_change(sync, f"created table {t.label!r} ({len(at_creation)} columns)", changes - len(added))
+    for name, dtype in added:
+        # First valued after the creating row: appended after the system columns (SEM-41).
+        _count_change(sync, f"table {t.label!r}: added column {name!r} ({dtype})", 1)
 
 
 def create_declared_table(sync: Sync, t: TableState) -> None:
