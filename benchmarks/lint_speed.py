@@ -4,7 +4,8 @@
 
 ``measure()`` writes a generated connector (a REST API with retries, pagination, one sync function
 per resource, a schema() with a table per resource, a helper module) into a temporary folder, lints
-it 5 times in this process, and returns the median wall time.
+it 5 times in this process (parse and every rule each time; nothing is cached between runs), and
+returns the median wall time. The generated code is clean: tests/lint checks that it has no findings.
 """
 
 from __future__ import annotations
@@ -161,19 +162,11 @@ def measure() -> dict[str, Any]:
             json.dumps({"base_url": "https://api.example.com", "api_token": "<YOUR_API_TOKEN>"}), encoding="utf-8")
         (project / "requirements.txt").write_text(textwrap.dedent("python-dateutil==2.9.0\n"), encoding="utf-8")
         timings = []
-        findings = 0
         for _ in range(RUNS):
             started = time.perf_counter()
-            report = lint_project(project)
+            lint_project(project)
             timings.append(time.perf_counter() - started)
-            findings = len(report.findings)
-    return {
-        "scenario": "lint 2,000-line connector",
-        "seconds": round(statistics.median(timings), 4),
-        "target": 1.0,
-        "lines": len(connector.splitlines()),
-        "findings": findings,
-    }
+    return {"scenario": "lint 2,000-line connector", "seconds": round(statistics.median(timings), 4), "target": 1.0}
 
 
 if __name__ == "__main__":

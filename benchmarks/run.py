@@ -35,7 +35,7 @@ SCENARIOS = HERE / "scenarios"
 WORK = HERE / ".work"
 BIN = Path(os.path.normpath(os.path.abspath(sys.executable))).parent  # the venv, symlinks kept
 HEADWATER = BIN / "headwater"
-ALL = ("A", "B", "C", "D", "E", "F", "G", "H", "HELLO")
+ALL = ("A", "B", "C", "D", "E", "F", "G", "H", "HELLO", "LINT")
 NEEDS_FLOOR = {"A", "B", "D", "E", "G", "H"}
 # Rows of scenario A's shape (same connector loop), for which the floor's per-row cost applies.
 A_SHAPED = ("A", "B", "D upserts", "E", "G", "H")
@@ -233,7 +233,7 @@ def floor(s: Sizes) -> list[Row]:
     child = spawn(argv, folder, folder / "floor")
     if child.code != 0:
         raise ScenarioFailed(f"the floor script exited with status {child.code}: {child.stderr.strip()[-300:]}")
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = json.loads(child.stdout)
     if result["loaded_rows"] != s.rows:
         raise ScenarioFailed(f"the floor loaded {result['loaded_rows']} rows, expected {s.rows}")
     loop, load = result["loop_seconds"], result["load_seconds"]
@@ -387,9 +387,21 @@ def scenario_hello(s: Sizes) -> list[Row]:
     ]
 
 
+def scenario_lint(s: Sizes) -> list[Row]:
+    """`headwater lint` on a generated 2,000-line connector (benchmarks/lint_speed.py), in a child process."""
+    folder = WORK / "lint"
+    folder.mkdir(parents=True, exist_ok=True)
+    child = spawn([sys.executable, str(HERE / "lint_speed.py")], folder, folder / "lint")
+    if child.code != 0:
+        raise ScenarioFailed(f"benchmarks/lint_speed.py exited {child.code}: {child.stderr.strip()[-300:]}")
+    result = json.loads(child.stdout)
+    return [Row("lint: 2,000-line connector, median/5", "lint", None, wall=child.wall, sync=result["seconds"],
+                rss_mb=child.rss_mb, note="sync s = lint_project() time inside the process")]
+
+
 RUNNERS: dict[str, Callable[[Sizes], list[Row]]] = {
     "A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d, "E": scenario_e,
-    "F": scenario_f, "G": scenario_g, "H": scenario_h, "HELLO": scenario_hello,
+    "F": scenario_f, "G": scenario_g, "H": scenario_h, "HELLO": scenario_hello, "LINT": scenario_lint,
 }
 
 
@@ -439,6 +451,8 @@ def judge(rows: list[Row], s: Sizes) -> None:
             small = by_kind.get("G 200000")
             value = r.sync / small.sync if small and small.sync and r.sync else None
             ratio_target(r, "≤ 5.5x G 200k's time ({:.2f}x)", value, lambda v: v <= 5.5)
+        elif r.kind == "lint":
+            ratio_target(r, "< 1 s ({:.2f} s)", r.sync, lambda v: v < 1.0)
         elif r.kind == "hello":
             imports = by_kind.get("import")
             value = r.wall / imports.wall if imports and imports.wall and r.wall else None

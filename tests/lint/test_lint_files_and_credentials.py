@@ -179,8 +179,8 @@ def update(configuration, state):
     requests.get("https://x.example.com", auth=HTTPBasicAuth("loader", "pa55word!"), timeout=5)
     basic = base64.b64encode(b"loader:pa55word!").decode()
     requests.get("https://x.example.com", headers={"Authorization": f"Basic {basic}"}, timeout=5)
-    requests.get("https://x.example.com", headers={"authorization": f"Basic {base64.b64encode(b'u:p4ssw0rd').decode()}"},
-                 timeout=5)
+    requests.get("https://x.example.com",
+                 headers={"authorization": f"Basic {base64.b64encode(b'u:p4ssw0rd').decode()}"}, timeout=5)
     op.upsert("t", {"id": 1})
     op.checkpoint({})
 

@@ -201,6 +201,46 @@ connector = Connector(update=update)
     assert hits(report) == [("HW071", "connector.py", line_of(code, "except (ValueError, Exception)"))]
 
 
+def test_retry_loops_that_swallow_between_attempts_are_fine(lint_code: LintCode, hits: Hits) -> None:
+    code = '''
+import time
+import requests
+from fivetran_connector_sdk import Connector, Operations as op
+
+def get(url):
+    for attempt in range(5):
+        try:
+            return requests.get(url, timeout=10).json()
+        except Exception:
+            time.sleep(2 ** attempt)
+    raise RuntimeError(f"GET {url} kept failing")
+
+def get_until_ok(url):
+    while True:
+        try:
+            body = requests.get(url, timeout=10).json()
+            break
+        except Exception:
+            time.sleep(1)
+    return body
+
+def skip_bad_rows(rows):
+    for row in rows:
+        try:
+            op.upsert("t", row)
+        except Exception:
+            continue
+
+def update(configuration, state):
+    skip_bad_rows([get("https://x.example.com"), get_until_ok("https://x.example.com")])
+    op.checkpoint({})
+
+connector = Connector(update=update)
+'''
+    report = lint_code(code)
+    assert hits(report) == [("HW071", "connector.py", line_of(code, "except Exception", 3))]
+
+
 def test_raise_without_from_in_nested_handlers_is_reported_once(lint_code: LintCode, hits: Hits) -> None:
     code = '''
 from fivetran_connector_sdk import Connector, Operations as op

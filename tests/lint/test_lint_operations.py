@@ -195,6 +195,36 @@ def test_collecting_ids_for_a_log_line_is_fine(lint_code: LintCode, hits: Hits) 
     assert hits(report) == []
 
 
+def test_a_buffer_flushed_inside_the_loop_is_not_an_accumulation(lint_code: LintCode, hits: Hits) -> None:
+    report = lint_code(HEAD + '''
+import requests
+
+def flush(rows):
+    for row in rows:
+        op.upsert("t", row)
+
+def update(configuration, state):
+    buffer = []
+    other = []
+    url = configuration["url"]
+    while url:
+        body = requests.get(url, timeout=10).json()
+        buffer.extend(body["items"])
+        other.extend(body["items"])
+        if len(buffer) >= 1000:
+            flush(buffer)
+            buffer = []
+        if len(other) >= 1000:
+            flush(other)
+            other.clear()
+        url = body.get("next")
+    flush(buffer)
+    flush(other)
+    op.checkpoint({})
+''' + TAIL)
+    assert hits(report) == []
+
+
 def test_fetchall_iterated_directly_is_reported(lint_code: LintCode, hits: Hits) -> None:
     report = lint_code(HEAD + '''
 import sqlite3

@@ -27,14 +27,20 @@ from headwater.lint.registry import Violation
 
 __all__ = [
     "DATA_OPS",
+    "FUNCTIONS",
     "RECORD_OPS",
+    "SCOPES",
     "FunctionKey",
     "HttpCall",
     "ModuleContext",
+    "NoqaMap",
     "ParseFailure",
     "ProjectContext",
+    "is_main_guard",
     "load_project",
+    "noqa_comments",
     "parse_noqa",
+    "target_key",
 ]
 
 NodeT = TypeVar("NodeT", bound=ast.AST)
@@ -695,10 +701,6 @@ def _module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                 yield from _module_level_statements(handler.body)
             yield from _module_level_statements(statement.orelse)
             yield from _module_level_statements(statement.finalbody)
-
-
-def module_level_statements(module: ModuleContext) -> Iterator[ast.stmt]:
-    return _module_level_statements(module.tree.body)
 
 
 def noqa_comments(source: str) -> NoqaMap:

@@ -15,7 +15,7 @@ __all__ = ["describe_token", "is_placeholder", "is_secret_name", "is_secret_valu
 
 _SECRET_WORDS = frozenset({
     "password", "passwd", "passphrase", "secret", "token", "apikey", "credential", "credentials",
-    "bearer", "privatekey", "accesskey", "secretkey", "pat",
+    "bearer", "privatekey", "accesskey", "secretkey",
 })
 _SECRET_PAIRS = frozenset({
     ("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"), ("auth", "key"),
@@ -35,7 +35,7 @@ _NOT_SECRET_WORDS = frozenset({
     "used", "usage", "estimate", "estimated", "counter", "error", "message", "msg", "help", "title",
     "version", "provider", "flow", "grant", "template", "prompt", "stream", "tokens", "hash", "hashed",
     "reset", "changed", "last", "updated", "created", "at", "date", "time", "strength", "rules", "is", "has",
-    "use", "should", "requirements",
+    "use", "should", "requirements", "ref", "re", "regexp", "rx", "pat",
 })
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _PLACEHOLDER_MARKERS = (
@@ -59,7 +59,8 @@ _TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"), "a SendGrid key"),
 )
 _PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^/\s:@{}]+):(?P<password>[^/\s@{}]+)@")
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^/\s:@{}\[\]]+):(?P<password>[^/\s@{}\[\]]+)@")
+_REGEX = re.compile(r"^\^|\$$|\[.+\]|\(\?|\.\*|\\[wdsWDSb]")
 _RANDOM = re.compile(r"[A-Za-z0-9+/=_\-]+")
 
 
@@ -98,7 +99,9 @@ def is_secret_value(value: str) -> bool:
         return False
     if is_placeholder(value):
         return False
-    if re.fullmatch(r"[A-Za-z]+(?:[_\-.][A-Za-z]+)*", value) and len(value) < 16:
+    if re.fullmatch(r"[A-Za-z]+(?:[_\-.][A-Za-z]+)*", value) and (len(value) < 16 or value.islower()):
+        return False
+    if "\\" in value or _REGEX.search(value):
         return False
     if re.fullmatch(r"[A-Z][A-Z0-9_]*", value) and "_" in value:
         return False
@@ -118,6 +121,12 @@ def _class_runs(value: str) -> int:
     return 1 + sum(1 for before, after in zip(kinds, kinds[1:]) if before != after)
 
 
+def _mean_lower_run(value: str) -> float:
+    """Average length of lower-case runs: words (``OnWaitingForPlayers``) have long ones, keys short."""
+    runs = re.findall(r"[a-z]+", value)
+    return sum(map(len, runs)) / len(runs) if runs else 0.0
+
+
 def describe_token(value: str) -> str | None:
     """What a literal looks like if it looks like a credential on its own, else ``None``.
 
@@ -131,7 +140,8 @@ def describe_token(value: str) -> str | None:
         if pattern.fullmatch(stripped):
             return description
     match = _URL_PASSWORD.search(stripped)
-    if match and not is_placeholder(match.group("password")) and len(match.group("password")) >= 3:
+    if (match and not any(c.isspace() for c in stripped) and not is_placeholder(match.group("password"))
+            and len(match.group("password")) >= 3):
         return "a URL with a password in it"
     if (
         24 <= len(stripped) <= 200
@@ -142,6 +152,7 @@ def describe_token(value: str) -> str | None:
         and not is_placeholder(stripped)
         and _entropy(stripped) >= 4.2
         and _class_runs(stripped) >= 0.4 * len(stripped)
+        and _mean_lower_run(stripped) < 3.0
     ):
         return "a random-looking key or token"
     return None

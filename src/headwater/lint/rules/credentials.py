@@ -265,7 +265,7 @@ def literal_text(module: ModuleContext, expr: ast.AST, depth: int = 0) -> tuple[
 def _credential_part(text: str) -> str | None:
     """The secret part of an Authorization value (after ``Bearer`` ...), if it is a real one."""
     secret = _SCHEME.sub("", text).strip()
-    if len(secret) < 6 or "{" in secret or is_placeholder(secret) or any(c.isspace() for c in secret):
+    if len(secret) < 6 or not is_secret_value(secret):
         return None
     return secret
 

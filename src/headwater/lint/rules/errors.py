@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from headwater.lint.blocks import local_nodes
-from headwater.lint.context import ModuleContext, ProjectContext
+from headwater.lint.blocks import LOOPS, local_nodes
+from headwater.lint.context import SCOPES, ModuleContext, ProjectContext
 from headwater.lint.registry import Example, Violation, rule
 from headwater.lint.rules.logging import LOG_METHODS
 
@@ -91,7 +91,8 @@ def check_bare_except(project: ProjectContext) -> Iterator[Violation]:
     summary="`except Exception` that neither re-raises nor logs.",
     why="""Catching every exception and carrying on silently turns failures into missing data:
     the sync succeeds, nobody is told, and the rows that failed are never retried. A handler that
-    logs, re-raises, or hands the exception on (collecting it, returning it) is not reported.""",
+    logs, re-raises, or hands the exception on (collecting it, returning it) is not reported, nor is
+    one that lets a retry loop try again (the try block returns or breaks on success).""",
     fix="Log it (`log.warning(f\"...: {exc}\")`) or let it propagate; better, catch only the errors you expect.",
     bad=Example('''
         import requests
@@ -134,12 +135,25 @@ def check_swallowed_exceptions(project: ProjectContext) -> Iterator[Violation]:
     for module in project.modules:
         for handler in module.nodes(ast.ExceptHandler):
             caught = _catches_broadly(module, handler)
-            if caught is None or _reports(module, handler):
+            if caught is None or _reports(module, handler) or _retries(module, handler):
                 continue
             bound = f" as {handler.name}" if handler.name else ""
             yield module.violation(handler, f"`except {caught}{bound}:` swallows every error: no raise, no log",
                                    "log it (`log.warning(f\"...: {exc}\")`) or re-raise; better, catch only the "
                                    "exceptions you expect")
+
+
+def _retries(module: ModuleContext, handler: ast.ExceptHandler) -> bool:
+    """True for the retry pattern: the try block leaves the loop on success (return/break), so the
+    handler only lets the loop try again, and what happens after the last attempt is not swallowed."""
+    attempt = module.parents.get(handler)
+    if not isinstance(attempt, ast.Try):
+        return False
+    loop = next((node for node in module.ancestors(attempt) if isinstance(node, (*LOOPS, *SCOPES))), None)
+    if not isinstance(loop, LOOPS):
+        return False
+    success = list(local_nodes(attempt.body + attempt.orelse, into_loops=False))
+    return any(isinstance(node, (ast.Return, ast.Break)) for node in success)
 
 
 def _reports(module: ModuleContext, handler: ast.ExceptHandler) -> bool:

@@ -343,7 +343,7 @@ def check_accumulate_then_upsert(project: ProjectContext) -> Iterator[Violation]
                         continue
                     for name in _fresh_lists(block[:index]):
                         grow = _growth(statement, name)
-                        if grow is None:
+                        if grow is None or _drained(project, module, statement, name):
                             continue
                         later: list[ast.AST] = list(block[index + 1:])
                         user = _later_upsert(project, module, later, name)
@@ -419,6 +419,27 @@ def _growth(loop: ast.AST, name: str) -> ast.AST | None:
                 and isinstance(node.target, ast.Name) and node.target.id == name):
             return node
     return None
+
+
+def _drained(project: ProjectContext, module: ModuleContext, loop: ast.AST, name: str) -> bool:
+    """True if the loop also empties the list (a buffer flushed every N rows, not an accumulation):
+    it is re-assigned, cleared, or handed to something that sends records."""
+    for node in local_nodes(getattr(loop, "body", [])):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(target, ast.Name) and target.id == name for target in targets):
+                return True
+        elif isinstance(node, ast.Delete):
+            if any(_mentions(target, name) for target in node.targets):
+                return True
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Attribute) and func.attr == "clear" and isinstance(func.value, ast.Name)
+                    and func.value.id == name):
+                return True
+            if project.sends_records(module, node) and _mentions(node, name):
+                return True
+    return False
 
 
 def _mentions(node: ast.AST, name: str) -> bool:

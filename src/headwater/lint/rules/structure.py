@@ -31,10 +31,12 @@ def connector_argument(call: ast.Call, name: str, position: int) -> ast.expr | N
     for keyword in call.keywords:
         if keyword.arg == name:
             return keyword.value
-    positional = [arg for arg in call.args if not isinstance(arg, ast.Starred)]
-    if len(call.args) > position and len(positional) == len(call.args):
-        return call.args[position]
-    if any(isinstance(arg, ast.Starred) for arg in call.args) or any(k.arg is None for k in call.keywords):
+    for index, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):
+            return UNKNOWN
+        if index == position:
+            return arg
+    if any(keyword.arg is None for keyword in call.keywords):
         return UNKNOWN
     return None
 
