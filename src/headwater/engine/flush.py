@@ -496,12 +496,8 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         columns = g.columns
     n = len(matched)
     pk_slots = {t.slot_by_identity[ident].index for ident in t.pk_identities}
-    names: list[str] = []
-    types: list[DataType] = []
-    arrays: list[list[Any]] = []
-    presence: list[list[bool] | None] = []
-    new_columns: list[int] = []
     resolved: dict[int, Resolved] = {}
+    present_by_slot: dict[int, list[bool] | None] = {}
     for s, column in columns.items():
         if s in pk_slots:
             continue
@@ -514,33 +510,21 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
             if existing is None:
                 continue  # only NULLs (or absent): no column is created (TYPES-24)
             r = Resolved(existing.type, typed, existing.type, [])
-        if existing is None:
-            new_columns.append(s)
         resolved[s] = r
-        present = [v is not ABSENT for v in column] if partial else None
+        present_by_slot[s] = [v is not ABSENT for v in column] if partial else None
+    _schema_changes(sync, t, resolved, segments, creating=False, keep=set(matched))
+    names: list[str] = []
+    types: list[DataType] = []
+    arrays: list[list[Any]] = []
+    presence: list[list[bool] | None] = []
+    for s, r in resolved.items():
+        present = present_by_slot[s]
         if present is not None and not any(present):
             continue
-        names.append(slot.name if existing is None else existing.name)
+        names.append(t.columns[t.slots[s].identity].name)
         types.append(r.type)
         arrays.append(r.values)
         presence.append(present)
-    if new_columns:
-        firsts = _first_positions(segments, set(new_columns), set(matched))
-        for s in sorted(new_columns, key=lambda s: firsts.get(s, (g.n, 0))):
-            slot, r = t.slots[s], resolved[s]
-            sync.warehouse.add_column(t, slot.name, r.type)
-            t.columns[slot.identity] = Column(slot.name, r.type)
-            _count_change(sync, f"table {t.label!r}: added column {slot.name!r} ({r.start})", 1 + len(r.chain))
-    for s, r in resolved.items():
-        if s in new_columns or not r.chain:
-            continue
-        column_state = t.columns[t.slots[s].identity]
-        previous = r.start
-        for wider in r.chain:
-            sync.warehouse.change_type(t, column_state.name, previous, wider)
-            _count_change(sync, f"table {t.label!r}: changed column {column_state.name!r} from {previous} to {wider}")
-            previous = wider
-        column_state.type = r.type
     duplicates = len(set(zip(*key_values))) < n
     sync.warehouse.update(t, key_names, column_types, chains, key_values, names, types, arrays, presence,
                           sync.timestamp(), duplicates=duplicates)
@@ -685,10 +669,13 @@ def _existing_keys(sync: Sync, t: TableState, keys: list[Any]) -> set[Any]:
 
 
 def _schema_changes(sync: Sync, t: TableState, resolved: dict[int, Resolved], segments: list[Segment],
-                    *, creating: bool) -> None:
-    """Create the table or add and widen columns for typed writes (shared with the run-by-run path)."""
+                    *, creating: bool, keep: set[int] | None = None) -> None:
+    """Create the table, or add and widen columns, for a batch's typed writes (SEM-40, TYPES-25).
+
+    ``keep``: the rows of ``segments`` that take effect (an update of a missing row has none).
+    """
     new_slots = [s for s in resolved if t.slots[s].identity not in t.columns]
-    firsts = _first_positions(segments, set(new_slots)) if new_slots else {}
+    firsts = _first_positions(segments, set(new_slots), keep) if new_slots else {}
     if creating:
         _create_from_upsert(sync, t, resolved, firsts)
         return
