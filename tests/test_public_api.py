@@ -68,3 +68,25 @@ def test_python_connector_py_runs_through_headwater(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Sync SUCCEEDED" in done.stdout
     assert (tmp_path / "files" / "warehouse.db").exists()
+
+
+def test_in_process_syncs_of_two_projects_do_not_share_helper_modules(tmp_path: Path) -> None:
+    from headwater.testing import run_connector
+
+    for name in ("one", "two"):
+        project = tmp_path / name
+        project.mkdir()
+        (project / "helpers.py").write_text(f"WHO = {name!r}\n")
+        (project / "connector.py").write_text(textwrap.dedent('''
+            from fivetran_connector_sdk import Connector, Operations as op
+            import helpers
+
+            def update(configuration, state):
+                op.upsert("who", {"id": 1, "name": helpers.WHO})
+
+            connector = Connector(update=update)
+        '''))
+    first = run_connector(tmp_path / "one", warehouse_dir=tmp_path / "w1")
+    second = run_connector(tmp_path / "two", warehouse_dir=tmp_path / "w2")
+    assert first.rows("SELECT name FROM tester.who") == [("one",)]
+    assert second.rows("SELECT name FROM tester.who") == [("two",)]

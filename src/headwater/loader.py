@@ -119,6 +119,21 @@ def load_connector(project: Path) -> tuple[types.ModuleType, Connector]:
     return module, candidate
 
 
+def unload_project(project: Path) -> None:
+    """Forget connector.py and the modules imported from the project folder, and its sys.path entry.
+
+    For in-process syncs (tests, ``headwater.testing``): the next project may have modules with the
+    same names (``helpers``, ``source``), which must not resolve to this project's.
+    """
+    root = str(project)
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if filename and filename.startswith(root + "/") and name != "__main__":
+            del sys.modules[name]
+    while root in sys.path:
+        sys.path.remove(root)
+
+
 def check_connector(connector: Any) -> None:
     """ERR-LOAD-4 to ERR-LOAD-6: update callable and not async, schema None or callable."""
     update = connector.update

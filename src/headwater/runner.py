@@ -186,6 +186,10 @@ def _run(request: DebugRequest, printer: LogPrinter, stderr: TextIO) -> SyncRepo
         return report
     finally:
         warehouse.close(discard_new=report is None or not report.succeeded)
+        if request.connector is None:
+            from headwater.loader import unload_project
+
+            unload_project(inputs.project)
 
 
 def _sync(
