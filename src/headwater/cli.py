@@ -25,6 +25,9 @@ BUFFER_ENV = "HEADWATER_BUFFER_MEMORY"
 LAZY_COMMANDS = {
     "init": ("headwater.scaffold.cli", "init"),
     "lint": ("headwater.lint.cli", "lint"),
+    "check": ("headwater.check_cli", "check"),
+    "generate": ("headwater.ai.cli", "generate"),
+    "enhance": ("headwater.ai.cli", "enhance"),
 }
 
 
