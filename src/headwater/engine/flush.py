@@ -182,7 +182,6 @@ class Gathered:
     n: int
     columns: dict[int, list[Any]]          # slot index -> values (ABSENT/None where a row lacks the key)
     partial: set[int]                      # slots missing from some rows
-    order: list[tuple[int, int, int]]      # (row index, position in row, slot) of each slot's first non-null
 
 
 def _gather(segments: list[Segment], fill: Any) -> Gathered:
@@ -218,7 +217,7 @@ def _gather(segments: list[Segment], fill: Any) -> Gathered:
                 column.extend([fill] * m)
                 partial.add(slot)
         offset += m
-    return Gathered(n, columns, partial, [])
+    return Gathered(n, columns, partial)
 
 
 def _first_positions(segments: list[Segment], slots: set[int],
@@ -659,7 +658,7 @@ def _existing_keys(sync: Sync, t: TableState, keys: list[Any]) -> set[Any]:
         return set()
     columns = [[key[i] for key in keys] for i in range(len(t.pk_identities))]
     g = Gathered(len(keys), {t.slot_by_identity[ident].index: columns[i] for i, ident in enumerate(t.pk_identities)},
-                 set(), [])
+                 set())
     converted = _key_columns(t, g)
     if converted is None:
         return set()
@@ -722,7 +721,7 @@ def _write_patch(sync: Sync, t: TableState, resolved: dict[int, Resolved], patch
     keys = list(patch)
     if t.keyed:
         columns = {t.slot_by_identity[ident].index: [key[i] for key in keys] for i, ident in enumerate(t.pk_identities)}
-        converted = _key_columns(t, Gathered(len(keys), columns, set(), []))
+        converted = _key_columns(t, Gathered(len(keys), columns, set()))
         if converted is None:
             return
         key_values, column_types, chains = converted

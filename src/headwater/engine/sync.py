@@ -39,12 +39,11 @@ from headwater.errors import (
 )
 from headwater.log import Level
 from headwater.naming import Naming, identity
-from headwater.schema import TableSpec
+from headwater.schema import DEFAULT_SCHEMA, TableSpec
 from headwater.types import DataType, join
 
 __all__ = ["Counters", "Sync", "SyncOptions"]
 
-DEFAULT_SCHEMA = "tester"
 DEFAULT_BUFFER_BYTES = 256 * 1024 * 1024
 # Rough bytes a buffered value costs (tuple slot + a small Python object); used to turn the
 # memory budget into a row count per table.
@@ -107,7 +106,6 @@ class Sync:
         self.internal_error: BaseException | None = None
         self._last_ts: dt.datetime | None = None
         self.rows_committed = 0
-        self.started_at = time.monotonic()
         self.engine_seconds = 0.0   # flushing, typing, Arrow, DuckDB, commits
         self.op_seconds = 0.0       # inside op.* calls, minus the flushing they triggered (profile only)
         if self.options.profile:
