@@ -11,11 +11,16 @@
         assert result.state == {"cursor": "2024-01-31T00:00:00Z"}
 
 The sync is exactly the one ``headwater debug`` runs (same engine, same warehouse format); its
-log, summary and error line are captured instead of printed.
+log, summary and error line are captured instead of printed. The result also holds the
+operations the connector made (``result.operations``, see :mod:`headwater.testing.operation_log`)
+and the parsed log (``result.log``). :mod:`headwater.testing.assertions` checks keys, row counts
+and state, and :mod:`headwater.testing.plugin` provides the pytest fixtures ``headwater_run`` and
+``connector_project``.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -26,7 +31,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SyncResult", "run_connector"]
+from headwater.testing.assertions import (
+    assert_no_duplicate_keys,
+    assert_no_null_keys,
+    assert_row_count,
+    assert_state_advanced,
+    assert_sync_succeeded,
+)
+from headwater.testing.logs import LogLine, parse_log
+from headwater.testing.operation_log import Operation, record_operations
+
+__all__ = [
+    "LogLine",
+    "Operation",
+    "SyncResult",
+    "assert_no_duplicate_keys",
+    "assert_no_null_keys",
+    "assert_row_count",
+    "assert_state_advanced",
+    "assert_sync_succeeded",
+    "run_connector",
+]
 
 
 @dataclass
@@ -42,18 +67,37 @@ class SyncResult:
     counters: Any = None
     error: str | None = None
     _state: dict[str, Any] | None = field(default=None, repr=False)
+    #: The operations the sync accepted, in call order (empty when run with capture_operations=False).
+    operations: list[Operation] = field(default_factory=list, repr=False)
+    _state_captured: bool = field(default=False, repr=False)
 
     @property
     def succeeded(self) -> bool:
         return self.exit_code == 0
 
     @property
+    def log(self) -> list[LogLine]:
+        """The log records of the sync (connector's and headwater's), parsed from :attr:`output`."""
+        return parse_log(self.output)
+
+    def primary_keys(self, table: str, schema: str | None = None) -> list[str]:
+        """The primary-key columns of ``table`` as stored in the warehouse (``["_fivetran_id"]`` for a
+        table without a primary key). ``table`` may be ``"schema.table"``; LookupError if it does not exist."""
+        from headwater.testing import _warehouse
+
+        with _warehouse.connect(self.warehouse) as con:
+            return _warehouse.primary_key(con, _warehouse.find_table(con, table, schema))
+
+    @property
     def state(self) -> dict[str, Any] | None:
-        """The saved state after the sync (None when no state file exists)."""
-        if not self.state_path.exists():
-            return None
-        loaded: dict[str, Any] = json.loads(self.state_path.read_text(encoding="utf-8") or "{}")
-        return loaded
+        """The saved state after the sync (None when no state file exists).
+
+        run_connector() keeps a copy taken when the sync ended, so a later run in the same
+        warehouse folder does not change it; a SyncResult built by hand reads ``state_path``.
+        """
+        if self._state_captured:
+            return copy.deepcopy(self._state)
+        return _read_state(self.state_path)
 
     def rows(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a read-only query on the warehouse (session time zone UTC)."""
@@ -84,6 +128,13 @@ class SyncResult:
             con.close()
 
 
+def _read_state(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8") or "{}")
+    return loaded
+
+
 def run_connector(
     project: str | os.PathLike[str],
     *,
@@ -91,6 +142,7 @@ def run_connector(
     state: Mapping[str, Any] | None = None,
     naming: str | None = None,
     warehouse_dir: str | os.PathLike[str] | None = None,
+    capture_operations: bool = True,
 ) -> SyncResult:
     """Run one sync of the connector in ``project`` and return what happened.
 
@@ -102,6 +154,8 @@ def run_connector(
         warehouse_dir: where files/warehouse.db and files/state.json go; by default a copy of the
             project is made in a temporary folder, so tests never write into the project itself.
             Pass the same folder again to run an incremental second sync.
+        capture_operations: record every operation in ``result.operations`` (a copy of each row;
+            turn it off for very large syncs).
     """
     from headwater.runner import DebugRequest, run_debug
 
@@ -124,7 +178,12 @@ def run_connector(
         naming=naming,
         environ={},
     )
-    report = run_debug(request, out=out, err=err)
+    recorded: list[Operation] = []
+    if capture_operations:
+        with record_operations() as recorded:
+            report = run_debug(request, out=out, err=err)
+    else:
+        report = run_debug(request, out=out, err=err)
     return SyncResult(
         exit_code=report.exit_code,
         output=out.getvalue(),
@@ -134,4 +193,7 @@ def run_connector(
         state_path=work / "files" / "state.json",
         counters=report.counters,
         error=report.error,
+        operations=recorded,
+        _state=_read_state(work / "files" / "state.json"),
+        _state_captured=True,
     )
