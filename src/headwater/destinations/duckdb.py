@@ -284,16 +284,15 @@ class DuckDBWarehouse:
             by_name = {identity(n): b for n, b in zip(names, batch_names)}
             if not fresh:
                 condition = " AND ".join(f"{target}.{quote(k)} = {BATCH}.{by_name[identity(k)]}" for k in key_names)
-                params: dict[str, Any] = {}
                 if key_range is not None:
-                    condition += f" AND {target}.{quote(key_names[0])} BETWEEN $low AND $high"
-                    params = {"low": key_range[0], "high": key_range[1]}
-                con.execute(f"DELETE FROM {target} USING {BATCH} WHERE {condition}", params)
+                    low, high = (_literal(v) for v in key_range)
+                    condition += f" AND {target}.{quote(key_names[0])} BETWEEN {low} AND {high}"
+                con.execute(f"DELETE FROM {target} USING {BATCH} WHERE {condition}")
             columns = ", ".join([*(quote(n) for n in names), SYNCED, DELETED])
             values = batch_names[: len(names)]
             flag = "deleted" if deleted is not None else "false"
-            select = ", ".join([*values, "CAST($ts AS TIMESTAMP WITH TIME ZONE)", flag])
-            con.execute(f"INSERT INTO {target} ({columns}) SELECT {select} FROM {BATCH}", {"ts": ts})
+            select = ", ".join([*values, _ts_sql(ts), flag])
+            con.execute(f"INSERT INTO {target} ({columns}) SELECT {select} FROM {BATCH}")
         finally:
             del hw_batch
 
@@ -369,11 +368,11 @@ class DuckDBWarehouse:
                     sets.append(f"{column} = u.v{i}")
                 else:
                     sets.append(f"{column} = CASE WHEN u.p{i} THEN u.v{i} ELSE {target}.{column} END")
-            sets.append(f"{SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE)")
+            sets.append(f"{SYNCED} = {_ts_sql(ts)}")
             if deleted is not None:
                 sets.append(f"{DELETED} = CASE WHEN u.deleted THEN true ELSE {target}.{DELETED} END")
             condition = self._key_condition(t, key_names, column_types, compare_types, "u")
-            con.execute(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS u WHERE {condition}", {"ts": ts})
+            con.execute(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS u WHERE {condition}")
         finally:
             del hw_batch
 
@@ -386,9 +385,8 @@ class DuckDBWarehouse:
         try:
             condition = self._key_condition(t, key_names, column_types, compare_types, "u")
             con.execute(
-                f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE) "
-                f"FROM (SELECT DISTINCT * FROM {BATCH}) AS u WHERE {condition}",
-                {"ts": ts},
+                f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = {_ts_sql(ts)} "
+                f"FROM (SELECT DISTINCT * FROM {BATCH}) AS u WHERE {condition}"
             )
         finally:
             del hw_batch
@@ -403,18 +401,29 @@ class DuckDBWarehouse:
     def truncate(self, t: TableState, ts: dt.datetime) -> None:
         """Soft-delete every live row (SEM-26)."""
         self.con.execute(
-            f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE) "
-            f"WHERE NOT {DELETED}",
-            {"ts": ts},
+            f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = {_ts_sql(ts)} "
+            f"WHERE NOT {DELETED}"
         )
 
     def deferred_truncate(self, t: TableState, since: dt.datetime, ts: dt.datetime) -> None:
         """Soft-delete live rows not written since the deferred truncate was called (SEM-27)."""
         self.con.execute(
-            f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = CAST($ts AS TIMESTAMP WITH TIME ZONE) "
-            f"WHERE NOT {DELETED} AND {SYNCED} < CAST($since AS TIMESTAMP WITH TIME ZONE)",
-            {"ts": ts, "since": since},
+            f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = {_ts_sql(ts)} "
+            f"WHERE NOT {DELETED} AND {SYNCED} < {_ts_sql(since)}"
         )
+
+
+def _ts_sql(ts: dt.datetime) -> str:
+    """A `_fivetran_synced` value as a SQL literal: binding it as a parameter would make DuckDB
+    prepare every statement separately, which costs more than the statement for small batches."""
+    return f"TIMESTAMPTZ '{ts.astimezone(dt.timezone.utc).isoformat()}'"
+
+
+def _literal(value: int | str) -> str:
+    """An int or string key bound as a SQL literal (see _ts_sql for why not a parameter)."""
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _primary_key_from_comment(comment: str | None) -> tuple[str, ...]:
