@@ -113,10 +113,17 @@ def _parse_size(text: str) -> int:
 @click.option("--buffer-memory", metavar="SIZE", envvar=BUFFER_ENV,
               help=f"Memory for rows waiting for a checkpoint before they spill to staging (default 256MB; "
                    f"env {BUFFER_ENV}).")
+@click.option("--record", metavar="DIR", type=click.Path(file_okay=False, path_type=str),
+              help="Save every HTTP exchange the connector makes into DIR (secrets redacted).")
+@click.option("--replay", metavar="DIR", type=click.Path(file_okay=False, path_type=str),
+              help="Answer the connector's HTTP requests from the recording in DIR, offline.")
+@click.option("--faults", metavar="SPEC",
+              help="With --replay: inject faults, e.g. '429:retry-after=0@3,503@5,timeout@7' (docs/testing.md).")
 @click.option("--profile", is_flag=True, help="Print where the sync's time went: connector code vs headwater.")
 @click.option("-v", "--verbose", is_flag=True, help="Show full tracebacks, headwater's frames included.")
 def debug(project_path: str | None, configuration_file: str | None, state_file: str | None,
-          naming: str | None, buffer_memory: str | None, profile: bool, verbose: bool) -> None:
+          naming: str | None, buffer_memory: str | None, record: str | None, replay: str | None,
+          faults: str | None, profile: bool, verbose: bool) -> None:
     """Run one sync of the connector in PROJECT_PATH (default: here) into PROJECT_PATH/files/warehouse.db.
 
     \b
@@ -127,6 +134,10 @@ def debug(project_path: str | None, configuration_file: str | None, state_file: 
     from headwater.runner import DebugRequest, run_debug
 
     buffer_bytes = _parse_size(buffer_memory) if buffer_memory else None
+    if record and replay:
+        raise click.UsageError("--record and --replay cannot be used together")
+    if faults and not replay:
+        raise click.UsageError("--faults needs --replay DIR: faults are injected into a replayed run")
     request = DebugRequest(
         project=project_path,
         configuration_file=configuration_file,
@@ -135,6 +146,9 @@ def debug(project_path: str | None, configuration_file: str | None, state_file: 
         verbose=verbose,
         buffer_bytes=buffer_bytes,
         profile=profile,
+        record=record,
+        replay=replay,
+        faults=faults,
         progress=sys.stdout.isatty() and not os.environ.get("NO_COLOR") == "force-plain",
     )
     report = run_debug(request)

@@ -7,6 +7,7 @@ started (CLI-12) and one ``error:`` line on stderr for any failure (CLI-13).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -15,7 +16,6 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -67,6 +67,9 @@ class DebugRequest:
     progress: bool = False
     min_level: Level = Level.DEBUG
     fold_after_runs: int | None = None           # engine tuning; tests use it to force either path
+    record: str | os.PathLike[str] | None = None  # save every HTTP exchange here (headwater.recording)
+    replay: str | os.PathLike[str] | None = None  # answer HTTP from this recording, offline
+    faults: str | None = None                     # fault plan applied during a replay
     environ: Mapping[str, str] | None = None
 
 
@@ -98,7 +101,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-@contextmanager
+@contextlib.contextmanager
 def _debug_environment() -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in DEBUG_ENVIRONMENT}
     os.environ.update(DEBUG_ENVIRONMENT)
@@ -182,14 +185,38 @@ def _run(request: DebugRequest, printer: LogPrinter, stderr: TextIO) -> SyncRepo
         return SyncReport(exit_code=exc.exit_code, error=exc.message)
     report: SyncReport | None = None
     try:
-        report = _sync(request, inputs, connector, warehouse, printer, stderr, describe_exception)
+        with contextlib.ExitStack() as http:
+            session = _http_mode(request, inputs, http)
+            report = _sync(request, inputs, connector, warehouse, printer, stderr, describe_exception)
+            if session is not None:
+                for line in session.describe(succeeded=report.succeeded, error=report.error).splitlines():
+                    emit(Level.INFO, line.strip())
         return report
+    except HeadwaterError as exc:  # the recording folder cannot be read or written
+        _fail(stderr, exc.message)
+        return SyncReport(exit_code=exc.exit_code, error=exc.message)
     finally:
         warehouse.close(discard_new=report is None or not report.succeeded)
         if request.connector is None:
             from headwater.loader import unload_project
 
             unload_project(inputs.project)
+
+
+def _http_mode(request: DebugRequest, inputs: RunInputs, stack: contextlib.ExitStack) -> Any:
+    """Enter record or replay mode for the connector's HTTP calls (``--record``/``--replay``)."""
+    if request.record is None and request.replay is None:
+        return None
+    from headwater.recording import recording, replaying
+
+    if request.record is not None:
+        emit(Level.INFO, f"recording HTTP exchanges into {request.record} (secrets redacted)")
+        stack.enter_context(recording(request.record, secrets=inputs.configuration))
+        return None
+    assert request.replay is not None
+    with_faults = f" with faults {request.faults}" if request.faults else ""
+    emit(Level.INFO, f"replaying HTTP from {request.replay}{with_faults}")
+    return stack.enter_context(replaying(request.replay, faults=request.faults, secrets=inputs.configuration))
 
 
 def _sync(
