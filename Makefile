@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 
-.PHONY: demo test lint bench conformance venv clean
+.PHONY: demo test lint bench conformance venv clean ai-eval
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ lint: venv
 ## make bench: throughput and memory scenarios (benchmarks/), one table of results
 bench: venv
 	@$(BIN)/python benchmarks/run.py
+
+## make ai-eval: headwater generate on the evaluation corpus (fake model offline; real model with ANTHROPIC_API_KEY)
+ai-eval: venv
+	@$(BIN)/python benchmarks/ai_eval.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
