@@ -1072,3 +1072,24 @@ def test_exception_in_helper_module_points_at_the_project_file(seeded: Callable[
     message = assert_error_reported(result, code=1, phrases=["update() failed", "TimeoutError", "source timed out"])
     assert "source_api.py, line 2" in message or "connector.py, line 7" in message, message
     assert json.loads((project / "files" / "state.json").read_text()) == SEED_STATE
+
+
+def test_configuration_secrets_never_appear_in_headwaters_error_line_or_traceback(hw: Any, tmp_path: Path) -> None:
+    secret = "sk-live-DO-NOT-PRINT-42"
+    project = tmp_path / "leaky"
+    project.mkdir()
+    (project / "configuration.json").write_text(json.dumps({"api_key": secret, "page_size": "100"}))
+    (project / "connector.py").write_text(textwrap.dedent('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+        def update(configuration, state):
+            raise RuntimeError("GET https://api.example.com/orders?api_key=" + configuration["api_key"] + " failed")
+
+        connector = Connector(update=update)
+    '''))
+    code, out, err = hw.run_cli("debug", str(project), cwd=tmp_path)
+    assert code == 1
+    assert "update() failed" in err
+    assert secret not in err
+    assert secret not in out
+    assert "<redacted>" in err

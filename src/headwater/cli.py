@@ -138,6 +138,13 @@ def debug(project_path: str | None, configuration_file: str | None, state_file: 
         raise click.UsageError("--record and --replay cannot be used together")
     if faults and not replay:
         raise click.UsageError("--faults needs --replay DIR: faults are injected into a replayed run")
+    if faults:
+        from headwater.recording import FaultPlan, FaultSpecError
+
+        try:
+            FaultPlan.parse(faults)
+        except FaultSpecError as exc:
+            raise click.BadParameter(exc.message, param_hint="'--faults'") from None
     request = DebugRequest(
         project=project_path,
         configuration_file=configuration_file,

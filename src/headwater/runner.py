@@ -138,6 +138,20 @@ def run_debug(request: DebugRequest, *, out: TextIO | None = None, err: TextIO |
         use_printer(previous)
 
 
+def _redactor(configuration: Mapping[str, str]) -> Callable[[str], str]:
+    """Replaces the configuration's secret values (API keys, passwords...) in headwater's own output.
+
+    A connector's exception often quotes a URL or a header holding a credential; headwater prints
+    such messages in its error line and the logged traceback, so they are redacted first.
+    """
+    from headwater.recording.redaction import Redactor, secret_values
+
+    secrets = list(secret_values(configuration).values())
+    if not secrets:
+        return lambda text: text
+    return Redactor(secrets).text
+
+
 def _fail(stderr: TextIO, message: str) -> None:
     stderr.write(f"error: {_one_line(message)}\n")
     stderr.flush()
@@ -152,6 +166,7 @@ def _run(request: DebugRequest, printer: LogPrinter, stderr: TextIO) -> SyncRepo
     from headwater.loader import check_connector, describe_exception, load_connector
 
     environ = request.environ if request.environ is not None else os.environ
+    inputs: RunInputs | None = None
     try:
         inputs = resolve_inputs(
             request.project,
@@ -178,11 +193,12 @@ def _run(request: DebugRequest, printer: LogPrinter, stderr: TextIO) -> SyncRepo
         warehouse = DuckDBWarehouse(inputs.warehouse_path, memory_limit=f"{max(64, budget // 4 // 2**20)}MB")
         warehouse.check()
     except HeadwaterError as exc:
+        redact = _redactor(inputs.configuration) if inputs is not None else (lambda text: text)
         if exc.__cause__ is not None:
             # The failure came from connector code (ERR-LOAD-2): log its traceback (CLI-13).
-            printer.log(Level.SEVERE, "headwater", _connector_traceback(exc.__cause__, request.verbose))
-        _fail(stderr, exc.message)
-        return SyncReport(exit_code=exc.exit_code, error=exc.message)
+            printer.log(Level.SEVERE, "headwater", redact(_connector_traceback(exc.__cause__, request.verbose)))
+        _fail(stderr, redact(exc.message))
+        return SyncReport(exit_code=exc.exit_code, error=redact(exc.message))
     report: SyncReport | None = None
     try:
         with contextlib.ExitStack() as http:
@@ -293,13 +309,15 @@ def _sync(
         return report
 
     sync.abort()
-    code, message = _classify(failure, sync, phase, inputs.project, describe, request.verbose, printer)
+    redact = _redactor(inputs.configuration)
+    code, message = _classify(failure, sync, phase, inputs.project, describe, request.verbose, printer, redact)
+    message = redact(message)
     report.exit_code = code
     report.error = message
     if report.started or isinstance(failure, SchemaDeclarationError):
         printer.write_raw(_summary(sync.counters, False))
     if code == 70:
-        stderr.write("".join(traceback.format_exception(type(failure), failure, failure.__traceback__)))
+        stderr.write(redact("".join(traceback.format_exception(type(failure), failure, failure.__traceback__))))
     _fail(stderr, message)
     return report
 
@@ -312,13 +330,14 @@ def _classify(
     describe: Callable[[BaseException, Path], str],
     verbose: bool,
     printer: LogPrinter,
+    redact: Callable[[str], str],
 ) -> tuple[int, str]:
-    """Turn what went wrong into (exit status, one-line message)."""
+    """Turn what went wrong into (exit status, one-line message); tracebacks are logged redacted."""
     if sync.internal_error is not None:
         internal = sync.internal_error
         return 70, f"internal error in headwater: {type(internal).__name__}: {internal}; please report it"
     if isinstance(failure, KeyboardInterrupt):
-        printer.log(Level.SEVERE, "headwater", _connector_traceback(failure, verbose))
+        printer.log(Level.SEVERE, "headwater", redact(_connector_traceback(failure, verbose)))
         return SyncInterrupted.exit_code, (
             f"{phase} failed: {describe(failure, project)} (interrupted); everything after the last "
             "checkpoint was discarded and the saved state is that of the last checkpoint"
@@ -326,7 +345,7 @@ def _classify(
     if sync.reported_error is not None:
         return 1, f"connector reported an error: {sync.reported_error}"
     if isinstance(failure, SystemExit):
-        printer.log(Level.SEVERE, "headwater", _connector_traceback(failure, verbose))
+        printer.log(Level.SEVERE, "headwater", redact(_connector_traceback(failure, verbose)))
         where = describe(failure, project).partition(" (")[2]
         return 1, (
             f"connector code called exit({failure.code!r}) during {phase}"
@@ -336,7 +355,7 @@ def _classify(
     if isinstance(failure, HeadwaterError) and not isinstance(failure, (SyncError,)) and _is_engine_error(failure):
         return failure.exit_code, failure.message
     if isinstance(failure, Exception):
-        printer.log(Level.SEVERE, "headwater", _connector_traceback(failure, verbose))
+        printer.log(Level.SEVERE, "headwater", redact(_connector_traceback(failure, verbose)))
         return 1, f"{phase} failed: {describe(failure, project)}"
     return 70, f"internal error in headwater: {type(failure).__name__}: {failure}"
 
