@@ -242,6 +242,75 @@ def test_git_ignores_the_local_configuration_so_real_keys_stay_out_of_commits(tm
     assert lint_project(project).findings == ()  # HW041 stays quiet: the file is ignored
 
 
+def imported_names(source: str) -> dict[str, set[str]]:
+    """Module -> the names ``from module import ...`` takes from it; ``import module`` adds the module with no names."""
+    imports: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imports.setdefault(node.module, set()).update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                imports.setdefault(alias.name, set())
+    return imports
+
+
+def test_rest_api_connector_uses_headwater_http_and_incremental_and_its_tests_replay(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    scaffold(project, "rest-api")
+
+    connector = imported_names((project / "connector.py").read_text(encoding="utf-8"))
+    tests = imported_names((project / "tests" / "test_connector.py").read_text(encoding="utf-8"))
+
+    assert {"HttpClient", "RetryPolicy", "ApiKeyAuth", "CursorPaginator"} <= connector["headwater.http"]
+    assert "Cursor" in connector["headwater.incremental"]
+    assert not {"requests", "urllib3"} & {module.split(".")[0] for module in connector}
+    assert {"recording", "replaying", "FaultPlan"} <= tests["headwater.recording"]
+    calls = called_names((project / "connector.py").read_text(encoding="utf-8"))
+    assert {"paginate", "skip", "track", "commit", "checkpoint"} <= calls
+
+
+def test_rest_api_ships_a_recording_that_matches_its_configuration_and_holds_no_secret(tmp_path: Path) -> None:
+    from headwater.recording import REDACTED, Cassette
+
+    project = tmp_path / "p"
+    created = scaffold(project, "rest-api")
+    folder = project / "tests" / "recordings" / "first_sync"
+    assert {folder / "meta.json", folder / "exchanges.jsonl"} <= set(created)
+    configuration = json.loads((project / "configuration.json").read_text(encoding="utf-8"))
+
+    cassette = Cassette.load(folder)
+
+    assert cassette.runs == 1 and len(cassette.exchanges) == 5  # 250 orders in pages of 50
+    assert cassette.meta["redacted_config_keys"] == ["api_key"]
+    first = cassette.exchanges[0]
+    assert first.url == f"{configuration['base_url']}/v1/orders?limit={configuration['page_size']}"
+    for exchange in cassette.exchanges:
+        assert exchange.url.startswith(f"{configuration['base_url']}/v1/orders?"), exchange.url
+        assert exchange.request_headers["X-API-Key"] == REDACTED
+        assert exchange.response is not None and exchange.response.status == 200
+    for path in folder.iterdir():
+        assert configuration["api_key"] not in path.read_text(encoding="utf-8"), path
+
+
+def test_rest_api_project_replays_its_recording_right_after_init_without_the_mock(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    assert run([HEADWATER, "init", project, "--template", "rest-api"]).returncode == 0
+    recording = project / "tests" / "recordings" / "first_sync"
+
+    replayed = run([HEADWATER, "debug", project, "--replay", recording])
+
+    assert replayed.returncode == 0 and "Sync SUCCEEDED" in replayed.stdout, replayed.stdout + replayed.stderr
+    assert "5 requests answered from 5 recorded exchanges" in replayed.stdout
+    assert query(project, "SELECT count(*), count(DISTINCT id) FROM tester.orders") == [(250, 250)]
+
+    assert run([HEADWATER, "reset", "--force", project]).returncode == 0
+    faulty = run([HEADWATER, "debug", project, "--replay", recording, "--faults", "429:retry-after=0@2,503@3"])
+
+    assert faulty.returncode == 0 and "Sync SUCCEEDED" in faulty.stdout, faulty.stdout + faulty.stderr
+    assert faulty.stdout.count("retried by the HTTP adapter") == 2, faulty.stdout
+    assert query(project, "SELECT count(*) FROM tester.orders") == [(250,)]
+
+
 def test_next_steps_start_the_mock_server_for_rest_api_only() -> None:
     assert next_steps("x", "rest-api")[0].startswith("python x/mock_server.py &")
     assert next_steps("x", "basic") == ["headwater lint x", "headwater debug x", "python -m pytest x/tests"]

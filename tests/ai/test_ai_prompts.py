@@ -70,7 +70,7 @@ def test_generation_prompt_holds_the_task_rules_api_summary_and_starting_point()
     assert "orders, refunds" in prompt.user
     assert all(rule.id in prompt.system for rule in all_rules())
     assert "op.checkpoint(state=" in prompt.system
-    assert "headwater init --template rest-api" in prompt.user and "def make_session(" in prompt.user
+    assert "headwater init --template rest-api" in prompt.user and "HttpClient(" in prompt.user
     assert '"api_key": "<redacted>"' in prompt.user
     assert "===== system prompt =====" in text and "===== user prompt (generation) =====" in text
 

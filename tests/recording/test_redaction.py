@@ -58,3 +58,12 @@ def test_a_redacted_value_in_a_recorded_url_matches_any_value_there() -> None:
     assert not recorded.matches(RequestKey.of("GET", "https://api.x.io/bot/updates?page=2&chat=42", None))
     assert not recorded.matches(RequestKey.of("GET", "https://api.x.io/botABC/updates?page=3&chat=42", None))
     assert not recorded.matches(RequestKey.of("POST", "https://api.x.io/botABC/updates?page=2&chat=42", None))
+
+
+def test_pagination_tokens_are_not_secrets_but_access_tokens_are() -> None:
+    from headwater.recording.redaction import is_secret_name
+
+    for name in ("page_token", "nextPageToken", "continuation_token", "cursor_token", "sync_token"):
+        assert not is_secret_name(name), name
+    for name in ("token", "access_token", "refreshToken", "auth_token", "id_token"):
+        assert is_secret_name(name), name

@@ -44,6 +44,9 @@ _SECRET_WORDS = frozenset({
     "token", "secret", "password", "passwd", "pwd", "apikey", "signature", "sig", "credential",
     "credentials", "auth", "authorization", "cookie", "session", "sessionid", "passphrase",
 })
+#: With one of these, ``token`` names a position in a result set, not a credential.
+_PAGINATION_WORDS = frozenset({"page", "next", "continuation", "cursor", "pagination", "sync", "offset", "after",
+                               "before", "resume", "start"})
 #: ``key`` is secret after one of these (``api_key``, ``access_key``), not after ``sort`` or ``partition``.
 _KEY_QUALIFIERS = frozenset({"api", "access", "secret", "private", "client", "app", "auth", "account",
                              "subscription", "x", "master", "signing", "license", "consumer", "developer"})
@@ -62,12 +65,14 @@ def _words(name: str) -> list[str]:
 def is_secret_name(name: str) -> bool:
     """Whether a parameter, field or configuration key name says its value is a credential.
 
-    >>> [is_secret_name(n) for n in ("api_key", "accessToken", "client-secret", "sort_key", "page")]
-    [True, True, True, False, False]
+    >>> [is_secret_name(n) for n in ("api_key", "accessToken", "client-secret", "sort_key", "page", "page_token")]
+    [True, True, True, False, False, False]
     """
     words = _words(name)
     if not words:
         return False
+    if "token" in words and any(word in _PAGINATION_WORDS for word in words):
+        return False  # page_token, nextPageToken, continuation_token: where a page is, not who you are
     if any(word in _SECRET_WORDS for word in words):
         return True
     joined = "".join(words)
