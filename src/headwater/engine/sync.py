@@ -104,6 +104,9 @@ class Sync:
         self._declared_created = False
         self.reported_error: str | None = None
         self.internal_error: BaseException | None = None
+        #: Why operations are refused from now on (the sync ended, or failed inside headwater);
+        #: None while the sync runs. One attribute, so the per-row path checks it cheaply.
+        self.closed: str | None = None
         self._last_ts: dt.datetime | None = None
         self.rows_committed = 0
         self.engine_seconds = 0.0   # flushing, typing, Arrow, DuckDB, commits
@@ -237,6 +240,13 @@ class Sync:
     # -- operations (called from any thread) ------------------------------------------------------
 
     def _check_running(self) -> None:
+        if self.closed is not None and self.internal_error is None:
+            from headwater.errors import NoSyncRunningError
+
+            raise NoSyncRunningError(
+                f"an operation was called but no sync is running ({self.closed}); call operations only while "
+                "update() runs"
+            )
         if self.internal_error is not None:
             raise RuntimeError(
                 "the sync has failed inside headwater; no further operations are accepted"
@@ -246,28 +256,34 @@ class Sync:
     # (operations.bind installs them), so a connector's op.upsert(...) costs one Python call.
 
     def upsert(self, table: Any, data: Any, schema: Any = None, file: Any = None) -> None:
+        # Checks and conversions run without the lock: they only read the shared caches (anything
+        # that creates a table, a signature or a plan takes the lock itself), so threads calling
+        # op.upsert contend only for the few instructions that append the row. Holding the lock for
+        # the whole call made every GIL switch land inside it and the threads convoy.
+        if self.closed is not None or file is not None:
+            self._refuse("upsert", file)
+        try:
+            t = self._tables[(table, schema)]
+        except (KeyError, TypeError):
+            t = self._locked(self._resolve, table, schema)
+        if type(data) is not dict and not isinstance(data, dict):
+            raise _not_a_dict("upsert", "data", data)
+        sig = t.last_sig[UPSERT]
+        if sig is None or data.keys() != sig.keyset or (sig.order_matters and tuple(data) != sig.keys):
+            sig = self._locked(t.signature_of, UPSERT, data)
+        row: Any = sig.getter(data)
+        plan = sig.plans.get(tuple(map(type, row)))
+        if plan is None:
+            plan = self._locked(t.plan, sig, row)
+        if plan:
+            row = list(row)
+            for pos, conv in plan:
+                row[pos] = conv(row[pos])
         lock = self._lock
         lock.acquire()
         try:
-            if self.internal_error is not None or file is not None:
-                self._refuse("upsert", file)
-            try:
-                t = self._tables[(table, schema)]
-            except (KeyError, TypeError):
-                t = self._resolve(table, schema)
-            if type(data) is not dict and not isinstance(data, dict):
-                raise _not_a_dict("upsert", "data", data)
-            sig = t.last_sig[UPSERT]
-            if sig is None or data.keys() != sig.keyset or (sig.order_matters and tuple(data) != sig.keys):
-                sig = t.signature_of(UPSERT, data)
-            row: Any = sig.getter(data)
-            plan = sig.plans.get(tuple(map(type, row)))
-            if plan is None:
-                plan = t.plan(sig, row)
-            if plan:
-                row = list(row)
-                for pos, conv in plan:
-                    row[pos] = conv(row[pos])
+            if self.closed is not None:
+                self._refuse("upsert", None)
             seg = t.current
             if seg is None or seg.sig is not sig:
                 seg = t.new_segment(UPSERT, sig)
@@ -279,6 +295,10 @@ class Sync:
         finally:
             lock.release()
 
+    def _locked(self, function: Callable[..., Any], *args: Any) -> Any:
+        with self._lock:
+            return function(*args)
+
     def update(self, table: Any, modified: Any, schema: Any = None, file: Any = None) -> None:
         if file is not None:
             self._refuse("update", file)
@@ -289,6 +309,13 @@ class Sync:
 
     def _refuse(self, name: str, file: Any) -> None:
         self._check_running()
+        if self.closed is not None:
+            from headwater.errors import NoSyncRunningError
+
+            raise NoSyncRunningError(
+                f"Operations.{name}() was called but no sync is running ({self.closed}); call operations "
+                "only while update() runs"
+            )
         if file is not None:
             from headwater.errors import UnsupportedArgumentError
 
@@ -298,25 +325,28 @@ class Sync:
             )
 
     def _keyed_op(self, kind: int, name: str, argument: str, table: Any, data: Any, schema: Any) -> None:
+        if self.closed is not None:
+            self._refuse(name, None)
+        try:
+            t = self._tables[(table, schema)]
+        except (KeyError, TypeError):
+            t = self._locked(self._resolve, table, schema)
+        if not isinstance(data, dict):
+            raise _not_a_dict(name, argument, data)
+        sig = t.last_sig[kind]
+        if sig is None or data.keys() != sig.keyset or (sig.order_matters and tuple(data) != sig.keys):
+            sig = self._locked(t.signature_of, kind, data)
+        row: Any = sig.getter(data)
+        plan = sig.plans.get(tuple(map(type, row)))
+        if plan is None:
+            plan = self._locked(t.plan, sig, row)
+        if plan:
+            row = list(row)
+            for pos, conv in plan:
+                row[pos] = conv(row[pos])
         with self._lock:
-            self._check_running()
-            try:
-                t = self._tables[(table, schema)]
-            except (KeyError, TypeError):
-                t = self._resolve(table, schema)
-            if not isinstance(data, dict):
-                raise _not_a_dict(name, argument, data)
-            sig = t.last_sig[kind]
-            if sig is None or data.keys() != sig.keyset or (sig.order_matters and tuple(data) != sig.keys):
-                sig = t.signature_of(kind, data)
-            row: Any = sig.getter(data)
-            plan = sig.plans.get(tuple(map(type, row)))
-            if plan is None:
-                plan = t.plan(sig, row)
-            if plan:
-                row = list(row)
-                for pos, conv in plan:
-                    row[pos] = conv(row[pos])
+            if self.closed is not None:
+                self._refuse(name, None)
             seg = t.current
             if seg is None or seg.sig is not sig:
                 seg = t.new_segment(kind, sig)
@@ -425,6 +455,7 @@ class Sync:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             self.internal_error = exc
+            self.closed = "the sync failed inside headwater"
             raise
         finally:
             self.engine_seconds += time.perf_counter() - started
@@ -466,11 +497,13 @@ class Sync:
         """The successful end of ``update()``: the last commit point (SEM-53)."""
         with self._lock:
             self._check_running()
+            self.closed = "update() has returned"
             self._commit(None, final=True)
 
     def abort(self) -> None:
         """Discard everything since the last commit point (SEM-54)."""
         with self._lock:
+            self.closed = self.closed or "the sync has failed"
             for t in self.tables.values():
                 t.take_segments()
             try:
