@@ -90,3 +90,24 @@ def test_in_process_syncs_of_two_projects_do_not_share_helper_modules(tmp_path: 
     second = run_connector(tmp_path / "two", warehouse_dir=tmp_path / "w2")
     assert first.rows("SELECT name FROM tester.who") == [("one",)]
     assert second.rows("SELECT name FROM tester.who") == [("two",)]
+
+
+def test_operation_bound_during_the_sync_is_refused_after_it_ended(tmp_path: Path) -> None:
+    import io
+
+    from headwater.connector import Connector
+    from headwater.errors import NoSyncRunningError
+    from headwater.operations import Operations as op
+    from headwater.runner import DebugRequest, run_debug
+
+    captured = {}
+
+    def update(configuration: dict[str, str], state: dict[str, object]) -> None:
+        captured["upsert"] = op.upsert  # the sync's own bound method while it runs
+        op.upsert("t", {"id": 1})
+
+    report = run_debug(DebugRequest(project=tmp_path, connector=Connector(update=update), environ={}),
+                       out=io.StringIO(), err=io.StringIO())
+    assert report.exit_code == 0
+    with pytest.raises(NoSyncRunningError, match="no sync is running"):
+        captured["upsert"]("t", {"id": 2})
