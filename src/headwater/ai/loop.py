@@ -130,23 +130,19 @@ class LoopEvent:
 EventHandler = Callable[[LoopEvent], None]
 
 
-@dataclass
-class GenerateRequest:
-    """Everything ``headwater generate`` was asked; ``configuration`` holds real values (never sent)."""
+@dataclass(kw_only=True)
+class RunOptions:
+    """What ``generate`` and ``enhance`` share: inputs, budget, how the connector is run and judged."""
 
-    project: Path
-    description: str
     docs: Sequence[Path] = ()
     tables: tuple[str, ...] = ()
-    configuration: Mapping[str, str] | None = None
+    configuration: Mapping[str, str] | None = None   # real values: never sent to the model
     budget: Budget = field(default_factory=Budget)
     live: bool = False
     record: bool = False
     recording: Path | None = None
     trust_credentials: bool = False
     lint_fail_on: LintLevel = "warning"
-    starter: str | None = None
-    force: bool = False
     run_tests: bool = True
     live_max_requests: int = 50
     live_max_seconds: float = 120.0
@@ -154,24 +150,21 @@ class GenerateRequest:
 
 
 @dataclass
-class EnhanceRequest:
+class GenerateRequest(RunOptions):
+    """Everything ``headwater generate`` was asked."""
+
+    project: Path
+    description: str
+    starter: str | None = None
+    force: bool = False
+
+
+@dataclass
+class EnhanceRequest(RunOptions):
     """Everything ``headwater enhance`` was asked."""
 
     project: Path
     feature: str
-    docs: Sequence[Path] = ()
-    tables: tuple[str, ...] = ()
-    configuration: Mapping[str, str] | None = None
-    budget: Budget = field(default_factory=Budget)
-    live: bool = False
-    record: bool = False
-    recording: Path | None = None
-    trust_credentials: bool = False
-    lint_fail_on: LintLevel = "warning"
-    run_tests: bool = True
-    live_max_requests: int = 50
-    live_max_seconds: float = 120.0
-    gates: Sequence[Gate] | None = None
 
 
 def load_configuration(path: Path) -> dict[str, str] | None:

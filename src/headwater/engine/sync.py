@@ -325,6 +325,7 @@ class Sync:
             )
 
     def _keyed_op(self, kind: int, name: str, argument: str, table: Any, data: Any, schema: Any) -> None:
+        # The same steps as upsert(), which inlines them because it is the hottest call there is.
         if self.closed is not None:
             self._refuse(name, None)
         try:
