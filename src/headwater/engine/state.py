@@ -25,8 +25,11 @@ class FileStateStore:
 
     def save(self, text: str) -> None:
         folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        except FileNotFoundError:  # the first save, or files/ was removed meanwhile
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
         try:
             # mkstemp makes the file private (0600); keep the mode the state file had, else 0644.
             os.chmod(tmp, self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644)
