@@ -49,14 +49,17 @@ def active_sync() -> Sync | None:
     return _active
 
 
-def _no_sync(name: str) -> NoSyncRunningError:
+def no_sync_error(name: str, why: str = "") -> NoSyncRunningError:
+    """ERR-OP-9, for any operation called while no sync is running."""
+    detail = f" ({why})" if why else ""
     return NoSyncRunningError(
-        f"Operations.{name}() was called but no sync is running; call operations only from "
+        f"Operations.{name}() was called but no sync is running{detail}; call operations only from "
         "update() (or code it calls while it runs), never at import time or after update() returned"
     )
 
 
-def _no_file(name: str) -> UnsupportedArgumentError:
+def no_file_error(name: str) -> UnsupportedArgumentError:
+    """ERR-OP-10: ``file=`` uploads are not supported."""
     return UnsupportedArgumentError(
         f"Operations.{name}(file=...) is not supported by headwater: file uploads are not "
         "implemented; remove the file argument"
@@ -71,27 +74,23 @@ class Operations:
         """Insert the row, or replace the row with the same primary key (SEM-21)."""
         sync = _active
         if sync is None:
-            raise _no_sync("upsert")
-        if file is not None:
-            raise _no_file("upsert")
-        sync.upsert(table, data, schema)
+            raise no_sync_error("upsert")
+        sync.upsert(table, data, schema, file)
 
     @staticmethod
     def update(table: str, modified: dict[str, Any], *, schema: str | None = None, file: Any = None) -> None:
         """Change the given columns of the row with that primary key; no effect if it is missing (SEM-22)."""
         sync = _active
         if sync is None:
-            raise _no_sync("update")
-        if file is not None:
-            raise _no_file("update")
-        sync.update(table, modified, schema)
+            raise no_sync_error("update")
+        sync.update(table, modified, schema, file)
 
     @staticmethod
     def delete(table: str, keys: dict[str, Any], *, schema: str | None = None) -> None:
         """Soft-delete the row with that primary key (SEM-24)."""
         sync = _active
         if sync is None:
-            raise _no_sync("delete")
+            raise no_sync_error("delete")
         sync.delete(table, keys, schema)
 
     @staticmethod
@@ -99,7 +98,7 @@ class Operations:
         """Soft-delete every row of the table, now or (``deferred=True``) at the end of a successful sync."""
         sync = _active
         if sync is None:
-            raise _no_sync("truncate")
+            raise no_sync_error("truncate")
         sync.truncate(table, schema, deferred)
 
     @staticmethod
@@ -107,7 +106,7 @@ class Operations:
         """Commit everything since the previous checkpoint, then save ``state`` (SEM-50 to SEM-55)."""
         sync = _active
         if sync is None:
-            raise _no_sync("checkpoint")
+            raise no_sync_error("checkpoint")
         sync.checkpoint(state)
 
     @staticmethod
@@ -115,7 +114,7 @@ class Operations:
         """Log a warning with origin ``connector``; the sync continues (API-33)."""
         sync = _active
         if sync is None:
-            raise _no_sync("warning")
+            raise no_sync_error("warning")
         sync.warning(message)
 
     @staticmethod
@@ -123,7 +122,7 @@ class Operations:
         """Log the error and fail the sync, even if the raised exception is caught (API-34)."""
         sync = _active
         if sync is None:
-            raise _no_sync("error")
+            raise no_sync_error("error")
         sync.error(message, trace)
 
 

@@ -21,7 +21,6 @@ class FileStateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.saves = 0
 
     def save(self, text: str) -> None:
         folder = self.path.parent
@@ -44,4 +43,3 @@ class FileStateStore:
             except OSError:
                 pass
             raise
-        self.saves += 1

@@ -39,6 +39,7 @@ from headwater.errors import (
 )
 from headwater.log import Level
 from headwater.naming import Naming, identity
+from headwater.operations import no_file_error, no_sync_error
 from headwater.schema import DEFAULT_SCHEMA, TableSpec
 from headwater.types import DataType, join
 
@@ -240,14 +241,9 @@ class Sync:
 
     # -- operations (called from any thread) ------------------------------------------------------
 
-    def _check_running(self) -> None:
+    def _check_running(self, name: str = "operation") -> None:
         if self.closed is not None and self.internal_error is None:
-            from headwater.errors import NoSyncRunningError
-
-            raise NoSyncRunningError(
-                f"an operation was called but no sync is running ({self.closed}); call operations only while "
-                "update() runs"
-            )
+            raise no_sync_error(name, self.closed)
         if self.internal_error is not None:
             raise RuntimeError(
                 "the sync has failed inside headwater; no further operations are accepted"
@@ -327,21 +323,9 @@ class Sync:
         self._keyed_op(DELETE, "delete", "keys", table, keys, schema)
 
     def _refuse(self, name: str, file: Any) -> None:
-        self._check_running()
-        if self.closed is not None:
-            from headwater.errors import NoSyncRunningError
-
-            raise NoSyncRunningError(
-                f"Operations.{name}() was called but no sync is running ({self.closed}); call operations "
-                "only while update() runs"
-            )
+        self._check_running(name)
         if file is not None:
-            from headwater.errors import UnsupportedArgumentError
-
-            raise UnsupportedArgumentError(
-                f"Operations.{name}(file=...) is not supported by headwater: file uploads are not "
-                "implemented; remove the file argument"
-            )
+            raise no_file_error(name)
 
     def _keyed_op(self, kind: int, name: str, argument: str, table: Any, data: Any, schema: Any) -> None:
         # The same steps as upsert(), which inlines them because it is the hottest call there is.
@@ -386,7 +370,7 @@ class Sync:
 
     def truncate(self, table: Any, schema: Any, deferred: Any) -> None:
         with self._lock:
-            self._check_running()
+            self._check_running("truncate")
             t = self._resolve(table, schema)
             if deferred:
                 if not t.has_deferred:
@@ -420,7 +404,7 @@ class Sync:
 
     def checkpoint(self, state: Any) -> None:
         with self._lock:
-            self._check_running()
+            self._check_running("checkpoint")
             if self.reported_error is not None:
                 raise SyncAlreadyFailedError(
                     f"checkpoint refused: the sync has failed (Operations.error was called: "

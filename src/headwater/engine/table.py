@@ -35,7 +35,6 @@ __all__ = ["DELETE", "DEFERRED", "TRUNCATE", "UPDATE", "UPSERT", "Column", "Segm
 
 UPSERT, UPDATE, DELETE, TRUNCATE, DEFERRED = range(5)
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
-KIND_NAMES = ("upsert", "update", "delete", "truncate", "truncate")
 
 NoneType = type(None)
 # Python types an undeclared column buffers as they are (already canonical, see values.normalize).
@@ -132,7 +131,6 @@ class TableState:
         self.last_sig: list[Signature | None] = [None, None, None]   # per kind: the signature used last
         self.segments: list[Segment] = []
         self.current: Segment | None = None
-        self.deferred_pending = False         # a deferred truncate was called; marker not yet flushed
         self.deferred_since: dt.datetime | None = None
         self.has_deferred = False
         self.warned: set[str] = set()
@@ -277,8 +275,6 @@ class TableState:
     def buffered_rows(self) -> int:
         return sum(len(seg.rows) for seg in self.segments)
 
-    def declared_type(self, ident: str) -> DataType | None:
-        return self.declared.get(ident)
 
 
 def _converter(slot: Slot, tp: type, table: str) -> Callable[[Any], Any] | None:
