@@ -58,6 +58,7 @@ def main() -> None:
     import duckdb
     import pyarrow as pa
 
+    sys.path.insert(0, str(TEMPLATE.parent))  # the template imports order_values from its folder
     spec = importlib.util.spec_from_file_location("bench_floor_connector", TEMPLATE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -173,6 +173,7 @@ def prepare(name: str, template: str, configuration: dict[str, int | str] | None
     project = WORK / name
     project.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SCENARIOS / template, project / "connector.py")
+    shutil.copyfile(SCENARIOS / "order_values.py", project / "order_values.py")
     config = project / "configuration.json"
     if configuration is None:
         config.unlink(missing_ok=True)

@@ -8,13 +8,10 @@ Values come from the row number with arithmetic and preformatted strings: no per
 so the loop costs what a real connector's loop costs (build a dict, call op.upsert).
 """
 
+from order_values import CITIES, CUSTOMERS, NOTES, STAMPS
+
 from fivetran_connector_sdk import Connector
 from fivetran_connector_sdk import Operations as op
-
-CUSTOMERS = [f"customer-{k:05d}" for k in range(1024)]
-STAMPS = [f"2024-{1 + k % 12:02d}-{1 + k % 28:02d}T{k % 24:02d}:{k % 60:02d}:{k * 7 % 60:02d}Z" for k in range(4096)]
-CITIES = [f"city-{k:02d}" for k in range(64)]
-NOTES = [f"note {k}: " + "lorem ipsum dolor sit amet, consectetur"[: 8 + k % 32] for k in range(256)]
 
 
 def schema(configuration):

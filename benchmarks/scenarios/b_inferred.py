@@ -5,13 +5,10 @@ configuration.json (string values): rows, checkpoint_every ("0": one checkpoint 
 The loop and the row values are the same as a_upserts.py.
 """
 
+from order_values import CITIES, CUSTOMERS, NOTES, STAMPS
+
 from fivetran_connector_sdk import Connector
 from fivetran_connector_sdk import Operations as op
-
-CUSTOMERS = [f"customer-{k:05d}" for k in range(1024)]
-STAMPS = [f"2024-{1 + k % 12:02d}-{1 + k % 28:02d}T{k % 24:02d}:{k % 60:02d}:{k * 7 % 60:02d}Z" for k in range(4096)]
-CITIES = [f"city-{k:02d}" for k in range(64)]
-NOTES = [f"note {k}: " + "lorem ipsum dolor sit amet, consectetur"[: 8 + k % 32] for k in range(256)]
 
 
 def update(configuration, state):

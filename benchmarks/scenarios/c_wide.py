@@ -5,11 +5,12 @@ strings and 3 ints that are None on some rows; every type inferred from the valu
 configuration.json (string values): rows, checkpoint_every ("0": one checkpoint at the end).
 """
 
+from order_values import STAMPS
+
 from fivetran_connector_sdk import Connector
 from fivetran_connector_sdk import Operations as op
 
 WORDS = [f"word-{k:03d}-" + "abcdefghijklmnopqrstuvwxyz"[: k % 26] for k in range(256)]
-STAMPS = [f"2024-{1 + k % 12:02d}-{1 + k % 28:02d}T{k % 24:02d}:{k % 60:02d}:{k * 7 % 60:02d}Z" for k in range(4096)]
 DATES = [f"2024-{1 + k // 31 % 12:02d}-{1 + k % 28:02d}" for k in range(365)]
 
 

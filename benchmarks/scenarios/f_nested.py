@@ -5,11 +5,12 @@ dicts (``items``), as a connector that passes parsed API responses through would
 configuration.json (string values): rows, checkpoint_every ("0": one checkpoint at the end).
 """
 
+from order_values import CUSTOMERS
+
 from fivetran_connector_sdk import Connector
 from fivetran_connector_sdk import Operations as op
 
 KINDS = ["click", "view", "purchase", "refund", "signup", "login", "logout", "search"]
-CUSTOMERS = [f"customer-{k:05d}" for k in range(1024)]
 TAGS = [f"tag-{k:02d}" for k in range(32)]
 SKUS = [f"SKU-{k:04d}" for k in range(128)]
 
