@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# Imported with the module, when the runner sets up the destination before the sync starts:
+# DuckDB is needed by nearly every sync, and loading it (about 0.1 s) is start-up work.
+import duckdb
+
+from headwater.engine.columnar import to_arrow
 from headwater.errors import WarehouseError
 from headwater.naming import identity, quote
 from headwater.types import DataType, from_duckdb
 
 if TYPE_CHECKING:
-    import duckdb
-    import pyarrow as pa
-
     from headwater.engine.table import TableState
 
 __all__ = ["DuckDBWarehouse", "TableInfo", "convert_sql"]
@@ -113,8 +115,6 @@ class DuckDBWarehouse:
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if self._con is not None:
             return self._con
-        import duckdb
-
         if not self.path.parent.exists():
             self.path.parent.mkdir(parents=True)
             self._created.append(self.path.parent)
@@ -435,33 +435,3 @@ def _primary_key_from_comment(comment: str | None) -> tuple[str, ...]:
     except (ValueError, KeyError, TypeError):
         return ()
     return tuple(str(k) for k in key) if isinstance(key, list) else ()
-
-
-_ARROW_CACHE: dict[DataType, Any] = {}
-
-
-def arrow_type(dtype: DataType) -> pa.DataType:
-    cached = _ARROW_CACHE.get(dtype)
-    if cached is not None:
-        return cached
-    import pyarrow as pa
-
-    simple = {
-        "BOOLEAN": pa.bool_(), "SHORT": pa.int16(), "INT": pa.int32(), "LONG": pa.int64(),
-        "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "NAIVE_DATE": pa.date32(),
-        "NAIVE_DATETIME": pa.timestamp("us"), "UTC_DATETIME": pa.timestamp("us", tz="UTC"),
-        "BINARY": pa.binary(), "XML": pa.string(), "STRING": pa.string(), "JSON": pa.string(),
-    }
-    result = (pa.decimal128(dtype.precision or 38, dtype.scale or 0) if dtype.name == "DECIMAL"
-              else simple[dtype.name])
-    _ARROW_CACHE[dtype] = result
-    return result
-
-
-def to_arrow(values: list[Any], dtype: DataType | None) -> pa.Array:
-    """One column of canonical values as an Arrow array of the column's type (``None``: let Arrow infer)."""
-    import pyarrow as pa
-
-    if dtype is None:
-        return pa.array(values)
-    return pa.array(values, type=arrow_type(dtype), from_pandas=False)

@@ -14,11 +14,12 @@ time, so the warehouse ends as if each operation had been applied alone (SEM-20)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headwater import values as V
+from headwater.engine import columnar
+from headwater.engine.resolve import Resolved, resolve_column, running, uniform_type
 from headwater.engine.table import (
     DEFERRED,
     DELETE,
@@ -32,146 +33,19 @@ from headwater.engine.table import (
 )
 from headwater.naming import identity
 from headwater.types import (
-    BINARY,
-    BOOLEAN,
-    DOUBLE,
     INT,
-    JSON,
     LONG,
-    NAIVE_DATE,
-    NAIVE_DATETIME,
     STRING,
-    UTC_DATETIME,
     DataType,
-    join,
 )
 
 if TYPE_CHECKING:
     from headwater.engine.sync import Sync
 
-__all__ = ["create_declared_table", "flush_table", "resolve_column"]
+__all__ = ["create_declared_table", "flush_table"]
 
 NoneType = type(None)
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()
-
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
-@dataclass
-class Resolved:
-    """The outcome of typing one column of a batch."""
-
-    type: DataType                 # the column's type after the batch
-    values: list[Any]              # the batch's values, converted to ``type``
-    start: DataType                # the column's type before the batch (or at creation)
-    chain: list[DataType]          # successive wider types, in call order (each is a schema change)
-
-
-def _uniform_type(kind: type, values: Sequence[Any]) -> DataType | None:
-    """The inferred type of a column whose non-null values all have Python type ``kind``, or None
-    when the per-value path is needed."""
-    if kind is str:
-        return STRING
-    if kind is int:
-        present = [v for v in values if v is not None] if None in values else values
-        low, high = min(present), max(present)
-        if low >= INT32_MIN and high <= INT32_MAX:
-            return INT
-        if low >= INT64_MIN and high <= INT64_MAX:
-            return LONG
-        return None
-    if kind is float:
-        return DOUBLE
-    if kind is bool:
-        return BOOLEAN
-    if kind is V.JsonText:
-        return JSON
-    if kind is bytes:
-        return BINARY
-    if kind is dt.date:
-        return NAIVE_DATE
-    if kind is dt.datetime:
-        aware = {v.tzinfo is not None for v in values if v is not None}
-        if aware == {False}:
-            return NAIVE_DATETIME
-        if aware == {True}:
-            return UTC_DATETIME
-    return None
-
-
-def _first(values: Sequence[Any]) -> Any:
-    for v in values:
-        if v is not None:
-            return v
-    return None
-
-
-def resolve_column(values: list[Any], current: DataType | None, declared: DataType | None) -> Resolved | None:
-    """Type one column of a batch; None when it holds no non-null value (TYPES-24 to TYPES-28)."""
-    kinds = set(map(type, values))
-    kinds.discard(NoneType)
-    if not kinds:
-        return None
-    if declared is not None:
-        target = current if current is not None else declared
-        return Resolved(target, values, target, [])
-    if len(kinds) == 1:
-        own = _uniform_type(next(iter(kinds)), values)
-        if own is not None:
-            if current is None:
-                first = V.infer(_first(values))
-                assert first is not None
-                return Resolved(own, values, first, [] if first == own else [own])
-            if own == current:
-                return Resolved(current, values, current, [])
-            if join(current, own) == current:
-                if own in (INT, LONG) and current.is_exact_numeric or current == DOUBLE and own in (INT, LONG):
-                    return Resolved(current, values, current, [])  # Arrow converts these exactly
-                converted = [None if v is None else V.convert_stored(v, own, current) for v in values]
-                return Resolved(current, converted, current, [])
-    return _running(values, current)
-
-
-def _running(values: list[Any], current: DataType | None) -> Resolved:
-    """Widen value by value in call order; each value ends converted through every later widening."""
-    cur = current
-    start = current
-    chain: list[DataType] = []
-    own: list[DataType | None] = [None] * len(values)
-    stage = [0] * len(values)
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        ty = V.infer(v)
-        assert ty is not None
-        if cur is None:
-            cur = start = ty
-        elif ty != cur:
-            wider = join(cur, ty)
-            if wider != cur:
-                cur = wider
-                chain.append(wider)
-        own[i] = ty
-        stage[i] = len(chain)
-    assert cur is not None and start is not None
-    stages = [start, *chain]
-    out = list(values)
-    for i, v in enumerate(values):
-        ty = own[i]
-        if ty is None:
-            continue
-        s = stage[i]
-        if ty == stages[s]:
-            # An int or Decimal too wide for DECIMAL(38) infers STRING: store its text (TYPES-21).
-            value = V.text_form(v) if ty == STRING and type(v) is not str else v
-        else:
-            value = V.convert_stored(v, ty, stages[s])
-        for k in range(s + 1, len(stages)):
-            value = V.convert_stored(value, stages[k - 1], stages[k])
-        out[i] = value
-    return Resolved(cur, out, start, chain)
-
 
 # ---------------------------------------------------------------------------------------------
 # gathering rows into columns
@@ -316,14 +190,18 @@ def _count_change(sync: Sync, message: str, n: int = 1) -> None:
 
 
 def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
-    g = _gather(segments, None)
-    resolved: dict[int, Resolved] = {}
-    for slot_index, column in g.columns.items():
-        slot = t.slots[slot_index]
-        existing = t.columns.get(slot.identity)
-        r = resolve_column(column, existing.type if existing is not None else None, slot.declared)
-        if r is not None:
-            resolved[slot_index] = r
+    typed = columnar.typed_upserts(t, segments)
+    if typed is not None:
+        n, resolved = typed
+    else:
+        g = _gather(segments, None)
+        n, resolved = g.n, {}
+        for slot_index, column in g.columns.items():
+            slot = t.slots[slot_index]
+            existing = t.columns.get(slot.identity)
+            r = resolve_column(column, existing.type if existing is not None else None, slot.declared)
+            if r is not None:
+                resolved[slot_index] = r
     creating = not t.exists
     _schema_changes(sync, t, resolved, segments, creating=creating)
 
@@ -333,17 +211,15 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     if t.keyed:
         key_names = list(t.primary_key)
         key_columns = [resolved[t.slot_by_identity[ident].index].values for ident in t.pk_identities]
-        keys: list[Any] = key_columns[0] if len(key_columns) == 1 else list(zip(*key_columns))
     else:
         key_names = ["_fivetran_id"]
-        keys = _keyless_ids(t, segments)
+        key_columns = [_keyless_ids(t, segments)]
         names.append("_fivetran_id")
-        arrays.append(keys)
+        arrays.append(key_columns[0])
         types.append(STRING)
-    if len(set(keys)) < g.n:
-        last = {k: i for i, k in enumerate(keys)}
-        keep = sorted(last.values())
-        arrays = [[column[i] for i in keep] for column in arrays]
+    keep = _last_of_each_key(key_columns, n)
+    if keep is not None:
+        arrays = [_take(column, keep) for column in arrays]
     bounds = _batch_bounds(t, resolved) if t.keyed else None
     if t.key_bounds is UNKNOWN and bounds is not None:
         t.key_bounds = sync.warehouse.key_bounds(t, t.primary_key[0])
@@ -355,7 +231,27 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     elif t.key_bounds is not UNKNOWN:
         low, high = bounds if t.key_bounds is None else t.key_bounds
         t.key_bounds = (min(bounds[0], low), max(bounds[1], high))
-    t.rows_written += g.n
+    t.rows_written += n
+
+
+def _last_of_each_key(key_columns: list[Any], n: int) -> list[int] | None:
+    """The row indexes that survive when a key repeats within a batch (the last one wins, SEM-21);
+    None when every key is distinct. Columns are lists or Arrow arrays."""
+    if not isinstance(key_columns[0], list):
+        if columnar.key_columns_unique(key_columns):
+            return None
+        key_columns = [column.to_pylist() for column in key_columns]
+    keys: list[Any] = key_columns[0] if len(key_columns) == 1 else list(zip(*key_columns))
+    if len(set(keys)) == n:
+        return None
+    last = {k: i for i, k in enumerate(keys)}
+    return sorted(last.values())
+
+
+def _take(column: Any, rows: list[int]) -> Any:
+    if isinstance(column, list):
+        return [column[i] for i in rows]
+    return column.take(rows)
 
 
 def _batch_bounds(t: TableState, resolved: dict[int, Resolved]) -> tuple[Any, Any] | None:
@@ -368,6 +264,8 @@ def _batch_bounds(t: TableState, resolved: dict[int, Resolved]) -> tuple[Any, An
     if r is None or r.type.name not in ("SHORT", "INT", "LONG", "STRING"):
         return None
     values = r.values
+    if not isinstance(values, list):
+        return columnar.min_max(values)
     try:
         return min(values), max(values)
     except TypeError:
@@ -460,7 +358,7 @@ def _key_columns(t: TableState, g: Gathered) -> tuple[list[list[Any]], list[Data
             out.append(values)
             chains.append([column.type])
         else:
-            r = _running(values, column.type)
+            r = running(values, column.type)
             out.append(r.values)
             chains.append([column.type, *r.chain])
         column_types.append(column.type)
@@ -472,7 +370,7 @@ def _matches(values: list[Any], dtype: DataType) -> bool:
     kinds = set(map(type, values))
     if len(kinds) != 1:
         return False
-    own = _uniform_type(next(iter(kinds)), values)
+    own = uniform_type(next(iter(kinds)), values)
     return own == dtype or (own == INT and dtype == LONG)
 
 

@@ -30,8 +30,8 @@ from headwater.types import DataType
 if TYPE_CHECKING:
     from headwater.engine.sync import Sync
 
-__all__ = ["DELETE", "DEFERRED", "TRUNCATE", "UPDATE", "UPSERT", "Column", "Segment", "Signature", "Slot",
-           "TableState"]
+__all__ = ["DELETE", "DEFERRED", "PLAN_LIMIT", "TRUNCATE", "UPDATE", "UPSERT", "Column", "Segment", "Signature",
+           "Slot", "TableState"]
 
 UPSERT, UPDATE, DELETE, TRUNCATE, DEFERRED = range(5)
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
@@ -41,6 +41,9 @@ NoneType = type(None)
 PLAIN_TYPES = frozenset({NoneType, bool, int, float, str, bytes, dt.date})
 
 Plan = tuple[tuple[int, Callable[[Any], Any]], ...]
+#: Plans cached per signature, at most. Below it, every buffered row's tuple of value types is a
+#: key of its signature's ``plans`` (the Arrow path of :mod:`headwater.engine.columnar` relies on it).
+PLAN_LIMIT = 4096
 
 
 @dataclass(eq=False)
@@ -68,14 +71,20 @@ class Signature:
     kind: int
     slots: tuple[int, ...]          # slot index per position in the row; -1 = ignored key
     pk_positions: tuple[int, ...]   # positions holding primary key values, in primary key order
-    keyset: frozenset[Any] = frozenset()
     getter: Callable[[dict[Any, Any]], tuple[Any, ...]] = tuple
     keys: tuple[Any, ...] = ()
+    #: len(keys). A plain dict with this many keys, all of which the getter finds, has exactly
+    #: these keys: the per-row path's shape check. -1 for :data:`NO_SIGNATURE`.
+    width: int = 0
     #: While some of its keys are not columns yet, a row's key order decides the order in which
     #: columns are added (SEM-40/41), so rows with the same keys in another order need their own
     #: signature. Once every key is a column, any order of the same keys shares this signature.
     order_matters: bool = True
     plans: dict[tuple[type, ...], Plan] = field(default_factory=dict)
+
+
+#: ``last_sig`` before any row: no dict matches its width.
+NO_SIGNATURE = Signature(-1, (), (), width=-1)
 
 
 def _values_getter(keys: tuple[Any, ...]) -> Callable[[dict[Any, Any]], tuple[Any, ...]]:
@@ -128,7 +137,7 @@ class TableState:
         self.slots: list[Slot] = []
         self.slot_by_identity: dict[str, Slot] = {}
         self.sigs: tuple[dict[tuple[Any, ...], Signature], ...] = ({}, {}, {})
-        self.last_sig: list[Signature | None] = [None, None, None]   # per kind: the signature used last
+        self.last_sig: list[Signature] = [NO_SIGNATURE] * 3   # per kind: the signature used last
         self.segments: list[Segment] = []
         self.current: Segment | None = None
         self.deferred_since: dt.datetime | None = None
@@ -208,7 +217,7 @@ class TableState:
             if missing:
                 raise self._missing_key(missing, what)
             pk_positions = [index_of[ident] for ident in self.pk_identities]
-        sig = Signature(kind, tuple(slots), tuple(pk_positions), frozenset(keys), _values_getter(keys), keys)
+        sig = Signature(kind, tuple(slots), tuple(pk_positions), _values_getter(keys), keys, len(keys))
         self.sigs[kind][keys] = sig
         self.sync.note_row_width(len(keys))
         return sig
@@ -248,7 +257,7 @@ class TableState:
                 conv(value)  # raises for a bad value; nothing is buffered
                 convs.append((pos, conv))
         plan = tuple(convs)
-        if len(sig.plans) < 4096:
+        if len(sig.plans) < PLAN_LIMIT:
             sig.plans[tuple(map(type, row))] = plan
         return plan
 

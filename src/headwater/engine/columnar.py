@@ -1,0 +1,173 @@
+"""Arrow batches: column types as Arrow types, and the path that types a run of upserts with Arrow.
+
+The general path (:mod:`headwater.engine.flush`) transposes a batch's row tuples into per-column
+lists, types each list in Python, then converts each list to Arrow. For the common batch, whose
+columns each hold one plain Python type (str, int, float, bool), that is three passes over every
+value. :func:`typed_upserts` instead reads the column types from the type plans the per-row path
+already cached (each buffered row's tuple of value types is a key of its signature's ``plans``),
+builds the whole batch with ONE ``pa.array(rows, type=struct)`` call, and finishes typing with
+Arrow kernels (null counts, min/max of int columns). It declines (returns None) whenever the
+general path might decide differently, and that path then runs as before.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from headwater.engine.resolve import INT32_MAX, INT32_MIN, Resolved
+from headwater.engine.table import PLAN_LIMIT, Segment, TableState
+from headwater.types import BOOLEAN, DOUBLE, INT, LONG, STRING, DataType
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["ARROW_MIN_ROWS", "arrow_type", "key_columns_unique", "min_max", "to_arrow", "typed_upserts"]
+
+#: Smaller batches take the general path: building an Arrow table costs more than it saves there,
+#: and a small sync then never imports pyarrow.
+ARROW_MIN_ROWS = 1024
+
+NoneType = type(None)
+# The column type a plain Python type gives, when it is not declared otherwise.
+_OWN: dict[type, DataType] = {str: STRING, float: DOUBLE, bool: BOOLEAN, int: LONG}
+# The stored or declared types that a column of that Python type is written to unchanged.
+_COMPATIBLE: dict[type, tuple[DataType, ...]] = {str: (STRING,), float: (DOUBLE,), bool: (BOOLEAN,), int: (INT, LONG)}
+
+_ARROW_CACHE: dict[DataType, Any] = {}
+
+
+def arrow_type(dtype: DataType) -> pa.DataType:
+    cached = _ARROW_CACHE.get(dtype)
+    if cached is not None:
+        return cached
+    import pyarrow as pa
+
+    simple = {
+        "BOOLEAN": pa.bool_(), "SHORT": pa.int16(), "INT": pa.int32(), "LONG": pa.int64(),
+        "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "NAIVE_DATE": pa.date32(),
+        "NAIVE_DATETIME": pa.timestamp("us"), "UTC_DATETIME": pa.timestamp("us", tz="UTC"),
+        "BINARY": pa.binary(), "XML": pa.string(), "STRING": pa.string(), "JSON": pa.string(),
+    }
+    result = (pa.decimal128(dtype.precision or 38, dtype.scale or 0) if dtype.name == "DECIMAL"
+              else simple[dtype.name])
+    _ARROW_CACHE[dtype] = result
+    return result
+
+
+def to_arrow(values: Any, dtype: DataType | None) -> pa.Array:
+    """One column of canonical values as an Arrow array of the column's type (``None``: let Arrow infer).
+
+    ``values`` is a list, or an Arrow array already of that type (from :func:`typed_upserts`).
+    """
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array):
+        return values
+    if dtype is None:
+        return pa.array(values)
+    return pa.array(values, type=arrow_type(dtype), from_pandas=False)
+
+
+def _column_kinds(t: TableState, segments: list[Segment]) -> list[type | None] | None:
+    """The one Python type of each position of the run's rows (None: only nulls), or None to decline."""
+    sig = segments[0].sig
+    if sig is None or not sig.slots or min(sig.slots) < 0 or any(seg.sig is not sig for seg in segments):
+        return None
+    plans = sig.plans
+    # Every buffered row's type tuple is a key of ``plans`` while the cache is below its limit;
+    # an empty plan means the row was buffered unconverted.
+    if len(plans) >= PLAN_LIMIT or any(plans.values()):
+        return None
+    kinds: list[set[type]] = [set() for _ in sig.slots]
+    for types in plans:
+        for position, tp in enumerate(types):
+            kinds[position].add(tp)
+    out: list[type | None] = []
+    for found in kinds:
+        found.discard(NoneType)
+        if len(found) > 1:
+            return None
+        kind = found.pop() if found else None
+        if kind is not None and kind not in _OWN:
+            return None
+        out.append(kind)
+    return out
+
+
+def typed_upserts(t: TableState, segments: list[Segment]) -> tuple[int, dict[int, Resolved]] | None:
+    """Type a run of upserts with Arrow: (rows, Resolved per slot with Arrow arrays as values).
+
+    None when the run does not qualify: fewer than :data:`ARROW_MIN_ROWS` rows, several row shapes,
+    ignored keys, converted values, a column mixing Python types, a type the stored or declared
+    column would have to widen or convert to, or values Arrow refuses (ints beyond 64 bits).
+    """
+    n = sum(len(seg.rows) for seg in segments)
+    if n < ARROW_MIN_ROWS:
+        return None
+    kinds = _column_kinds(t, segments)
+    if kinds is None:
+        return None
+    sig = segments[0].sig
+    assert sig is not None
+    currents: list[DataType | None] = []
+    for slot_index, kind in zip(sig.slots, kinds):
+        slot = t.slots[slot_index]
+        existing = t.columns.get(slot.identity)
+        current = existing.type if existing is not None else slot.declared
+        if kind is not None and current is not None and current not in _COMPATIBLE[kind]:
+            return None
+        currents.append(current)
+
+    import pyarrow as pa
+
+    struct = pa.struct([pa.field(f"c{position}", pa.null() if kind is None else arrow_type(_OWN[kind]))
+                        for position, kind in enumerate(kinds)])
+    try:
+        parts = [pa.array(seg.rows, type=struct) for seg in segments if seg.rows]
+        columns = (parts[0] if len(parts) == 1 else pa.concat_arrays(parts)).flatten()
+    except (pa.ArrowException, OverflowError, UnicodeError, ValueError, TypeError):
+        return None  # the general path reports or handles the value
+
+    resolved: dict[int, Resolved] = {}
+    for slot_index, kind, current, column in zip(sig.slots, kinds, currents, columns):
+        if kind is None or column.null_count == n:
+            continue  # no value in this batch: no column is created (TYPES-24)
+        own = _OWN[kind]
+        start = own
+        if kind is int:
+            low, high = min_max(column)
+            own = INT if INT32_MIN <= low and high <= INT32_MAX else LONG
+            first = (column if column.null_count == 0 else column.drop_null())[0].as_py()
+            start = INT if INT32_MIN <= first <= INT32_MAX else LONG
+        if current is None:
+            resolved[slot_index] = Resolved(own, column, start, [] if start == own else [own])
+            continue
+        if t.slots[slot_index].declared is None and own == LONG and current == INT:
+            return None  # the stored column widens: the general path makes that schema change
+        if current == INT:
+            try:
+                column = column.cast(pa.int32())
+            except pa.ArrowInvalid:
+                return None
+        resolved[slot_index] = Resolved(current, column, current, [])
+    return n, resolved
+
+
+def key_columns_unique(columns: list[Any]) -> bool:
+    """Whether the rows of these Arrow key columns are pairwise distinct."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(columns[0])
+    if len(columns) == 1:
+        return bool(pc.count_distinct(columns[0]).as_py() == n)
+    names = [f"k{i}" for i in range(len(columns))]
+    return bool(pa.Table.from_arrays(columns, names=names).group_by(names).aggregate([]).num_rows == n)
+
+
+def min_max(column: Any) -> tuple[Any, Any]:
+    """(low, high) of an Arrow column without nulls, as Python values."""
+    import pyarrow.compute as pc
+
+    low, high = pc.min_max(column).values()
+    return low.as_py(), high.as_py()
