@@ -39,6 +39,10 @@ ALL = ("A", "B", "C", "D", "E", "F", "G", "H", "HELLO", "LINT")
 NEEDS_FLOOR = {"A", "B", "D", "E", "G", "H"}
 # Rows of scenario A's shape (same connector loop), for which the floor's per-row cost applies.
 A_SHAPED = ("A", "B", "D upserts", "E", "G", "H")
+# The scenarios whose targets are ratios to each other (A to the floor, E and H to A) run in
+# interleaved rounds (floor, A, E, H, floor, A, ...), so that each ratio compares runs made under
+# the same conditions on a shared machine; each then reports its median run.
+ROUNDED = ("floor", "A", "E", "H")
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,13 @@ class Sizes:
     g_rows: tuple[int, ...]
     threads: int = 4
     hello_reps: int = 5
-    repeats: int = 3       # the floor and A: the median of this many runs (the floor is the base of ratios)
+    rounds: int = 3        # ROUNDED scenarios: runs, interleaved; each reports its median run
 
 
 FULL = Sizes(rows=200_000, checkpoint_every=50_000, wide_rows=50_000, changes=50_000, e_every=1_000,
              nested_rows=100_000, g_rows=(200_000, 1_000_000, 5_000_000))
 QUICK = Sizes(rows=20_000, checkpoint_every=5_000, wide_rows=5_000, changes=5_000, e_every=1_000,
-              nested_rows=10_000, g_rows=(200_000, 1_000_000), repeats=1)
+              nested_rows=10_000, g_rows=(200_000, 1_000_000), rounds=1)
 
 
 class ScenarioFailed(Exception):
@@ -228,45 +232,31 @@ def row_from(kind: str, label: str, rows: int, run: Run, note: str = "") -> Row:
 
 
 def floor(s: Sizes) -> list[Row]:
-    """The floor's parts from the run whose total is the median of ``s.repeats`` runs."""
     WORK.mkdir(parents=True, exist_ok=True)
     folder = WORK / "floor"
     folder.mkdir(exist_ok=True)
     argv = [sys.executable, str(HERE / "floor.py"), str(s.rows), str(s.checkpoint_every), str(folder / "floor.db")]
-    runs: list[tuple[float, Child, dict[str, Any]]] = []
-    for rep in range(s.repeats):
-        child = spawn(argv, folder, folder / f"floor-{rep}")
-        if child.code != 0:
-            raise ScenarioFailed(f"the floor script exited with status {child.code}: {child.stderr.strip()[-300:]}")
-        result = json.loads(child.stdout)
-        if result["loaded_rows"] != s.rows:
-            raise ScenarioFailed(f"the floor loaded {result['loaded_rows']} rows, expected {s.rows}")
-        runs.append((result["loop_seconds"] + result["load_seconds"], child, result))
-    runs.sort(key=lambda run: run[0])
-    total, child, result = runs[len(runs) // 2]
-    spread = f"median of {len(runs)}: " + ", ".join(f"{run[0]:.3f}" for run in runs) if len(runs) > 1 else ""
+    child = spawn(argv, folder, folder / "floor")
+    if child.code != 0:
+        raise ScenarioFailed(f"the floor script exited with status {child.code}: {child.stderr.strip()[-300:]}")
+    result = json.loads(child.stdout)
+    if result["loaded_rows"] != s.rows:
+        raise ScenarioFailed(f"the floor loaded {result['loaded_rows']} rows, expected {s.rows}")
+    loop, load = result["loop_seconds"], result["load_seconds"]
     return [
-        Row("floor: A's loop, no-op upsert", "floor loop", s.rows, sync=result["loop_seconds"]),
-        Row("floor: 1 Arrow table -> DuckDB", "floor load", s.rows, sync=result["load_seconds"],
+        Row("floor: A's loop, no-op upsert", "floor loop", s.rows, sync=loop),
+        Row("floor: 1 Arrow table -> DuckDB", "floor load", s.rows, sync=load,
             note=f"close {result['close_seconds']:.3f}s not counted"),
-        Row("floor = loop + load", "floor", s.rows, wall=child.wall, sync=total, rss_mb=child.rss_mb,
-            vs_floor=1.0, note=spread),
+        Row("floor = loop + load", "floor", s.rows, wall=child.wall, sync=loop + load, rss_mb=child.rss_mb,
+            vs_floor=1.0),
     ]
 
 
 def scenario_a(s: Sizes) -> list[Row]:
-    """The run with the median sync time of ``s.repeats`` runs, each into a fresh warehouse."""
-    configuration = {"rows": s.rows, "checkpoint_every": s.checkpoint_every}
-    runs: list[Run] = []
-    for rep in range(s.repeats):
-        project = prepare("A", "a_upserts.py", configuration)
-        runs.append(headwater_debug(project, f"run-{rep}"))
-        check = expect_rows(project, "orders", s.rows)
-    runs.sort(key=lambda run: run.sync if run.sync is not None else float("inf"))
-    spread = f"; median of {len(runs)}: " + ", ".join(f"{run.sync:.3f}" for run in runs if run.sync) \
-        if len(runs) > 1 else ""
-    return [row_from("A", f"A upserts, 8 cols, ckpt/{s.checkpoint_every:,}", s.rows, runs[len(runs) // 2],
-                     check + spread)]
+    project = prepare("A", "a_upserts.py", {"rows": s.rows, "checkpoint_every": s.checkpoint_every})
+    run = headwater_debug(project, "run")
+    check = expect_rows(project, "orders", s.rows)
+    return [row_from("A", f"A upserts, 8 cols, ckpt/{s.checkpoint_every:,}", s.rows, run, check)]
 
 
 def scenario_b(s: Sizes) -> list[Row]:
@@ -419,6 +409,22 @@ RUNNERS: dict[str, Callable[[Sizes], list[Row]]] = {
     "A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d, "E": scenario_e,
     "F": scenario_f, "G": scenario_g, "H": scenario_h, "HELLO": scenario_hello, "LINT": scenario_lint,
 }
+
+
+def median_run(runs: list[list[Row]]) -> list[Row]:
+    """The rows of the run whose last row (the scenario's total) has the median sync time; the
+    others' times go into that row's note. A run with a failed row is reported instead: a failure
+    (lost or duplicated rows in H, say) is never hidden by a median."""
+    for run in runs:
+        if any(row.failed for row in run):
+            return run
+    ordered = sorted(runs, key=lambda run: run[-1].sync if run[-1].sync is not None else float("inf"))
+    chosen = ordered[len(ordered) // 2]
+    if len(runs) > 1:
+        times = ", ".join(f"{run[-1].sync:.3f}" for run in ordered if run[-1].sync is not None)
+        last = chosen[-1]
+        last.note = (f"{last.note}; " if last.note else "") + f"median of {len(runs)} interleaved runs: {times}"
+    return chosen
 
 
 # -- targets --------------------------------------------------------------------------------------
@@ -577,7 +583,25 @@ def main(argv: list[str] | None = None) -> int:
     if NEEDS_FLOOR & set(selected):
         plan.append(("floor", floor))
     plan.extend((name, RUNNERS[name]) for name in selected)
+    rounded = [(name, runner) for name, runner in plan if name in ROUNDED]
+    results: dict[str, list[list[Row]]] = {name: [] for name, _ in rounded}
+    failed: dict[str, str] = {}
+    for round_number in range(sizes.rounds if rounded else 0):
+        for name, runner in rounded:
+            if name in failed:
+                continue
+            print(f"running {name} (round {round_number + 1} of {sizes.rounds}) ...", file=sys.stderr, flush=True)
+            try:
+                results[name].append(runner(sizes))
+            except ScenarioFailed as exc:
+                failed[name] = str(exc)
     for name, runner in plan:
+        if name in ROUNDED:
+            if name in failed:
+                rows.append(Row(scenario=f"{name} FAILED", kind=name, rows=None, failed=f"{name}: {failed[name]}"))
+            else:
+                rows.extend(median_run(results[name]))
+            continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
         try:
             rows.extend(runner(sizes))

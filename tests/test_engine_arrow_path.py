@@ -83,12 +83,13 @@ def test_int_column_that_outgrows_int32_within_a_batch_is_created_int_then_widen
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def update(configuration: Any, state: Any) -> None:
         for i in range(N):
-            op.upsert("t", {"id": i, "big": i if i < N - 1 else 2**40})
+            op.upsert("t", {"id": i, "big": i if i < N - 1 else 2**40, "small": i % 100})
         op.checkpoint({"done": 1})
 
     outcomes, counters = run_both(tmp_path, monkeypatch, update, keyed("t"))
     assert outcomes == [True]
-    assert dict(column_types(tmp_path / "arrow", "t"))["big"] == "BIGINT"
+    types = dict(column_types(tmp_path / "arrow", "t"))
+    assert (types["big"], types["small"]) == ("BIGINT", "INTEGER")
     assert counters.schema_changes == 2  # created (big: INT, from its first value), then INT -> LONG
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -21,25 +20,36 @@ class FileStateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # The state file's mode, kept across saves (0644 for a new one); read at the first save.
+        self._mode: int | None = None
+        # One temporary name per process, reused by each save (a killed run may leave its own behind).
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
     def save(self, text: str) -> None:
-        folder = self.path.parent
+        if self._mode is None:
+            self._mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+            fd = os.open(self._tmp, flags, 0o600)
         except FileNotFoundError:  # the first save, or files/ was removed meanwhile
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._tmp, flags, 0o600)
         try:
-            # mkstemp makes the file private (0600); keep the mode the state file had, else 0644.
-            os.chmod(tmp, self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            try:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, self._mode)
+                else:  # Windows before Python 3.13
+                    os.chmod(self._tmp, self._mode)
+                data = text.encode("utf-8")
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self._tmp, self.path)
         except BaseException:
             try:
-                os.unlink(tmp)
+                os.unlink(self._tmp)
             except OSError:
                 pass
             raise
