@@ -40,8 +40,9 @@ NEEDS_FLOOR = {"A", "B", "D", "E", "G", "H"}
 # Rows of scenario A's shape (same connector loop), for which the floor's per-row cost applies.
 A_SHAPED = ("A", "B", "D upserts", "E", "G", "H")
 # The scenarios whose targets are ratios to each other (A to the floor, E and H to A) run in
-# interleaved rounds (floor, A, E, H, floor, A, ...), so that each ratio compares runs made under
-# the same conditions on a shared machine; each then reports its median run.
+# interleaved rounds (floor, A, E, H, floor, A, ...); each reports its median run, and each of
+# their targets is judged on the median of the ratios taken within each round, so that a ratio
+# always compares runs made seconds apart under the same conditions of a shared machine.
 ROUNDED = ("floor", "A", "E", "H")
 
 
@@ -56,7 +57,7 @@ class Sizes:
     g_rows: tuple[int, ...]
     threads: int = 4
     hello_reps: int = 5
-    rounds: int = 3        # ROUNDED scenarios: runs, interleaved; each reports its median run
+    rounds: int = 5        # ROUNDED scenarios: runs, interleaved; each reports its median run
 
 
 FULL = Sizes(rows=200_000, checkpoint_every=50_000, wide_rows=50_000, changes=50_000, e_every=1_000,
@@ -430,8 +431,28 @@ def median_run(runs: list[list[Row]]) -> list[Row]:
 # -- targets --------------------------------------------------------------------------------------
 
 
-def judge(rows: list[Row], s: Sizes) -> None:
-    """Fill vs floor, target and met? (sync-based ratios: see the footnote)."""
+def round_ratios(results: dict[str, list[list[Row]]]) -> dict[str, list[float]]:
+    """Per round: A's sync over the floor's, E's and H's sync rate over A's (same rows in all four)."""
+    def total(name: str, index: int) -> float | None:
+        runs = results.get(name, [])
+        return runs[index][-1].sync if index < len(runs) else None
+
+    ratios: dict[str, list[float]] = {"A": [], "E": [], "H": []}
+    for index in range(max((len(runs) for runs in results.values()), default=0)):
+        floor_s, a_s, e_s, h_s = (total(name, index) for name in ("floor", "A", "E", "H"))
+        if floor_s and a_s:
+            ratios["A"].append(a_s / floor_s)
+        if a_s and e_s:
+            ratios["E"].append(a_s / e_s)
+        if a_s and h_s:
+            ratios["H"].append(a_s / h_s)
+    return {name: values for name, values in ratios.items() if len(values) > 1}
+
+
+def judge(rows: list[Row], s: Sizes, per_round: dict[str, list[float]] | None = None) -> None:
+    """Fill vs floor, target and met? (sync-based ratios: see the footnote). With ``per_round``
+    ratios, A's, E's and H's targets use their median instead of the median runs' ratio."""
+    per_round = per_round or {}
     by_kind = {r.kind: r for r in rows if r.failed is None}
     base = by_kind.get("floor")
     floor_per_row = base.sync / base.rows if base and base.sync and base.rows else None
@@ -452,18 +473,27 @@ def judge(rows: list[Row], s: Sizes) -> None:
         r.target = text.format(value)
         r.met = ok(value)
 
+    def within_rounds(r: Row, value: float | None) -> float | None:
+        values = per_round.get(r.kind)
+        if not values:
+            return value
+        r.note = (f"{r.note}; " if r.note else "") + "ratios within rounds: " + ", ".join(
+            f"{v:.2f}" for v in sorted(values))
+        return statistics.median(values)
+
     for r in rows:
         if r.failed is not None:
             continue
         if r.kind == "A":
+            r.vs_floor = within_rounds(r, r.vs_floor)
             ratio_target(r, "≤ 3x floor ({:.2f}x)", r.vs_floor, lambda v: v <= 3)
         elif r.kind in ("D updates", "D deletes"):
             ratio_target(r, "≥ 200,000 rows/s ({:,.0f})", r.sync_rate, lambda v: v >= 200_000)
         elif r.kind == "E":
-            value = r.sync_rate / a_rate if r.sync_rate and a_rate else None
+            value = within_rounds(r, r.sync_rate / a_rate if r.sync_rate and a_rate else None)
             ratio_target(r, "≥ 0.5x A's rows/s ({:.2f}x)", value, lambda v: v >= 0.5)
         elif r.kind == "H":
-            value = r.sync_rate / a_rate if r.sync_rate and a_rate else None
+            value = within_rounds(r, r.sync_rate / a_rate if r.sync_rate and a_rate else None)
             intact = r.note.startswith("ok")
             ratio_target(r, ("ok, " if intact else "LOST/DUPLICATED, ") + "≥ 0.7x A's rows/s ({:.2f}x)", value,
                          lambda v, intact=intact: intact and v >= 0.7)
@@ -608,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         except ScenarioFailed as exc:
             rows.append(Row(scenario=f"{name} FAILED", kind=name, rows=None, failed=f"{name}: {exc}"))
 
-    judge(rows, sizes)
+    judge(rows, sizes, round_ratios(results))
     meta = {"source": source_revision(), "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
             "versions": versions(),
             "quick": args.quick, "sizes": asdict(sizes), "code_path": f"{HEADWATER} debug (subprocess)",
