@@ -761,6 +761,31 @@ def test_declared_table_without_data_exists_after_the_first_commit(tmp_path: Any
 # commit points and failures (SEM-50, SEM-51, SEM-53, SEM-54)
 
 
+def test_statements_after_a_new_rows_insert_in_the_same_interval_see_those_rows(tmp_path: Any) -> None:
+    # The first statement of an interval that only appends rows is held back until the commit
+    # point (to commit in one statement); anything that follows it must still see those rows.
+    seed(tmp_path)
+
+    def update(configuration: Any, state: Any) -> None:
+        for i in range(100, 400):
+            op.upsert("t", {"id": i, "name": f"new {i}"})
+        op.checkpoint({"stage": 1})
+        for i in range(400, 700):
+            op.upsert("t", {"id": i, "name": f"new {i}"})  # held: new keys only
+        op.update("t", {"id": 450, "name": "updated"})
+        op.delete("t", {"id": 451})
+        op.checkpoint({"stage": 2})
+        for i in range(700, 1000):
+            op.upsert("t", {"id": i, "name": f"new {i}"})  # held, and committed alone
+        op.checkpoint({"stage": 3})
+
+    run = sync_once(tmp_path, update, schema=keyed_schema("t"))
+    assert run.succeeded, run.err
+    assert rows(tmp_path, "SELECT name FROM tester.t WHERE id = 450") == [("updated",)]
+    assert deleted(tmp_path) == [451]
+    assert rows(tmp_path, "SELECT count(*), max(id) FROM tester.t") == [(3 + 900, 999)]
+
+
 def test_failure_discards_everything_after_the_last_checkpoint(tmp_path: Any) -> None:
     seed(tmp_path)
     before_types = column_types(tmp_path, "t")

@@ -107,6 +107,12 @@ class DuckDBWarehouse:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._tables: dict[tuple[str, str], TableInfo] | None = None
         self._parallel = self._threads = 1  # DuckDB's configured threads, and those in use (set at connect)
+        # Each commit interval's statements run in one transaction, begun by its first statement.
+        # When that statement is a plain INSERT, it is held back instead: if nothing follows it
+        # before the commit point, it runs alone in autocommit mode, which is the commit itself
+        # (one statement instead of BEGIN, INSERT, COMMIT: 0.25 ms less per checkpoint).
+        self._in_transaction = False
+        self._held: tuple[str, Any] | None = None   # (INSERT ... FROM hw_batch, the batch)
         self._created: list[Path] = []     # what this sync created (the file, files/), until a commit
         self._committed = False
 
@@ -145,9 +151,28 @@ class DuckDBWarehouse:
         con.execute("SET TimeZone = 'UTC'")
         row = con.execute("SELECT current_setting('threads')").fetchone()
         self._parallel = self._threads = int(row[0]) if row else 1
-        con.execute("BEGIN TRANSACTION")
         self._con = con
         return con
+
+    def _transaction(self) -> duckdb.DuckDBPyConnection:
+        """The connection, with this commit interval's transaction open (and its held write done)."""
+        con = self._connect()
+        if not self._in_transaction:
+            con.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+            self._run_held(con)
+        return con
+
+    def _run_held(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._held is not None:
+            sql, hw_batch = self._held  # noqa: F841 - hw_batch is read by SQL
+            self._held = None
+            con.execute(sql)
+
+    def write_held(self) -> None:
+        """Make a held write part of the open transaction now (a spill: no commit follows)."""
+        if self._held is not None:
+            self._transaction()
 
     def _fit_threads(self, rows: int) -> None:
         """One DuckDB thread for small batches, all of them for big ones (see PARALLEL_MIN_ROWS)."""
@@ -161,15 +186,21 @@ class DuckDBWarehouse:
         return self._connect()
 
     def commit(self) -> None:
-        if self._con is not None:
+        """The commit point. A held write, the interval's only statement, commits by itself."""
+        if self._con is None:
+            return
+        if self._in_transaction:
             self._con.execute("COMMIT")
-            self._con.execute("BEGIN TRANSACTION")
-            self._committed = True
+            self._in_transaction = False
+        else:
+            self._run_held(self._con)
+        self._committed = True
 
     def rollback(self) -> None:
-        if self._con is not None:
+        self._held = None
+        if self._con is not None and self._in_transaction:
+            self._in_transaction = False
             self._con.execute("ROLLBACK")
-            self._con.execute("BEGIN TRANSACTION")
 
     def close(self, *, discard_new: bool = False) -> None:
         """Close the connection; rolls back what was not committed.
@@ -177,11 +208,14 @@ class DuckDBWarehouse:
         ``discard_new``: if this sync created the warehouse and never committed, delete it again,
         so a failed first sync leaves the project exactly as it was (SEM-54).
         """
+        self._held = None
         if self._con is not None:
-            try:
-                self._con.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - nothing open, or the connection is already broken
-                pass
+            if self._in_transaction:
+                self._in_transaction = False
+                try:
+                    self._con.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 - the connection is already broken
+                    pass
             self._con.close()
             self._con = None
         if discard_new and not self._committed and self._created:
@@ -239,7 +273,7 @@ class DuckDBWarehouse:
 
     def create_table(self, t: TableState, columns: list[tuple[str, DataType]],
                      added: list[tuple[str, DataType]]) -> None:
-        con = self.con
+        con = self._transaction()
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(t.schema)}")
         parts = [f"{quote(name)} {dtype.duckdb}" for name, dtype in columns]
         if not t.keyed:
@@ -252,11 +286,11 @@ class DuckDBWarehouse:
         con.execute(f"COMMENT ON TABLE {self.qualified(t)} IS '{comment.replace(chr(39), chr(39) * 2)}'")
 
     def add_column(self, t: TableState, name: str, dtype: DataType) -> None:
-        self.con.execute(f"ALTER TABLE {self.qualified(t)} ADD COLUMN {quote(name)} {dtype.duckdb}")
+        self._transaction().execute(f"ALTER TABLE {self.qualified(t)} ADD COLUMN {quote(name)} {dtype.duckdb}")
 
     def change_type(self, t: TableState, name: str, source: DataType, target: DataType) -> None:
         column = quote(name)
-        self.con.execute(
+        self._transaction().execute(
             f"ALTER TABLE {self.qualified(t)} ALTER COLUMN {column} SET DATA TYPE {target.duckdb} "
             f"USING {convert_sql(column, source, target)}"
         )
@@ -290,28 +324,32 @@ class DuckDBWarehouse:
         ``fresh``: no stored row can have one of these keys, so nothing is deleted. ``key_range``
         (low, high of the first key column) lets DuckDB skip row groups outside it.
         """
-        con = self.con
         batch_names = [f"c{i}" for i in range(len(names))]
         batch_types: list[DataType | None] = list(types)
         if deleted is not None:
             arrays = [*arrays, deleted]
             batch_names.append("deleted")
             batch_types.append(None)
-        hw_batch = self._arrow(arrays, batch_types, batch_names)  # noqa: F841 - read by SQL
+        hw_batch = self._arrow(arrays, batch_types, batch_names)
         try:
             target = self.qualified(t)
-            by_name = {identity(n): b for n, b in zip(names, batch_names)}
+            columns = ", ".join([*(quote(n) for n in names), SYNCED, DELETED])
+            values = batch_names[: len(names)]
+            flag = "deleted" if deleted is not None else "false"
+            select = ", ".join([*values, _ts_sql(ts), flag])
+            insert = f"INSERT INTO {target} ({columns}) SELECT {select} FROM {BATCH}"
+            if fresh and not self._in_transaction and self._held is None:
+                self._held = (insert, hw_batch)  # the interval's first statement (see __init__)
+                return
+            con = self._transaction()
             if not fresh:
+                by_name = {identity(n): b for n, b in zip(names, batch_names)}
                 condition = " AND ".join(f"{target}.{quote(k)} = {BATCH}.{by_name[identity(k)]}" for k in key_names)
                 if key_range is not None:
                     low, high = (_literal(v) for v in key_range)
                     condition += f" AND {target}.{quote(key_names[0])} BETWEEN {low} AND {high}"
                 con.execute(f"DELETE FROM {target} USING {BATCH} WHERE {condition}")
-            columns = ", ".join([*(quote(n) for n in names), SYNCED, DELETED])
-            values = batch_names[: len(names)]
-            flag = "deleted" if deleted is not None else "false"
-            select = ", ".join([*values, _ts_sql(ts), flag])
-            con.execute(f"INSERT INTO {target} ({columns}) SELECT {select} FROM {BATCH}")
+            con.execute(insert)
         finally:
             del hw_batch
 
@@ -327,7 +365,7 @@ class DuckDBWarehouse:
     def matching_rows(self, t: TableState, key_names: list[str], column_types: list[DataType],
                       compare_types: list[list[DataType]], key_values: list[list[Any]]) -> list[int]:
         """Indexes of the keys that name an existing row."""
-        con = self.con
+        con = self._transaction()
         n = len(key_values[0]) if key_values else 0
         names = [f"k{i}" for i in range(len(key_values))] + ["row"]
         hw_batch = self._arrow([*key_values, list(range(n))], [c[-1] for c in compare_types] + [None], names)  # noqa: F841
@@ -346,7 +384,7 @@ class DuckDBWarehouse:
                types: list[DataType], arrays: list[list[Any]], presence: list[list[bool] | None],
                ts: dt.datetime, *, duplicates: bool, deleted: list[bool | None] | None = None) -> None:
         """Set the given columns of existing rows (SEM-22); later updates of a key win per column."""
-        con = self.con
+        con = self._transaction()
         n = len(key_values[0])
         batch_names = [f"k{i}" for i in range(len(key_values))]
         all_arrays: list[list[Any]] = list(key_values)
@@ -398,7 +436,7 @@ class DuckDBWarehouse:
     def soft_delete(self, t: TableState, key_names: list[str], column_types: list[DataType],
                     compare_types: list[list[DataType]], key_values: list[list[Any]], ts: dt.datetime) -> None:
         """Mark the rows with these keys deleted (SEM-24); missing keys do nothing."""
-        con = self.con
+        con = self._transaction()
         names = [f"k{i}" for i in range(len(key_values))]
         hw_batch = self._arrow(key_values, [c[-1] for c in compare_types], names)  # noqa: F841
         try:
@@ -412,21 +450,21 @@ class DuckDBWarehouse:
 
     def key_bounds(self, t: TableState, column: str) -> tuple[Any, Any] | None:
         """(min, max) of a stored key column; None when the table has no rows."""
-        low, high = self.con.execute(
+        low, high = self._transaction().execute(
             f"SELECT min({quote(column)}), max({quote(column)}) FROM {self.qualified(t)}"
         ).fetchone() or (None, None)
         return None if low is None else (low, high)
 
     def truncate(self, t: TableState, ts: dt.datetime) -> None:
         """Soft-delete every live row (SEM-26)."""
-        self.con.execute(
+        self._transaction().execute(
             f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = {_ts_sql(ts)} "
             f"WHERE NOT {DELETED}"
         )
 
     def deferred_truncate(self, t: TableState, since: dt.datetime, ts: dt.datetime) -> None:
         """Soft-delete live rows not written since the deferred truncate was called (SEM-27)."""
-        self.con.execute(
+        self._transaction().execute(
             f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = {_ts_sql(ts)} "
             f"WHERE NOT {DELETED} AND {SYNCED} < {_ts_sql(since)}"
         )

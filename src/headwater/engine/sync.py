@@ -503,6 +503,7 @@ class Sync:
                 if t.segments:
                     flushing.flush_table(self, t)
             self.pending = 0
+            self.warehouse.write_held()  # into the open transaction now: no commit follows
 
         self._guarded(work)
 
