@@ -509,6 +509,9 @@ class Sync:
 
     def _commit(self, state_text: str | None, *, final: bool) -> None:
         def work() -> None:
+            if state_text is not None:
+                # Written and synced aside while the warehouse commits; named state.json only after.
+                self.state_store.stage(state_text)
             for t in list(self.tables.values()):
                 if t.segments:
                     flushing.flush_table(self, t)
@@ -527,7 +530,11 @@ class Sync:
             if state_text is not None:
                 self.state_store.save(state_text)
 
-        self._guarded(work)
+        try:
+            self._guarded(work)
+        except BaseException:
+            self.state_store.discard()
+            raise
         self.rows_committed = sum(t.rows_written for t in self.tables.values())
 
     def finish(self) -> None:
@@ -543,6 +550,7 @@ class Sync:
             self.closed = self.closed or "the sync has failed"
             for t in self.tables.values():
                 t.take_segments()
+            self.state_store.discard()
             try:
                 self.warehouse.rollback()
             except Exception:  # noqa: BLE001 - rollback of a broken connection; the file is intact

@@ -1,0 +1,83 @@
+"""files/state.json is replaced atomically and only after the data commits (SEM-55): a staged state
+is written aside while the warehouse commits and becomes the saved state only at save()."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from headwater.engine.state import FileStateStore
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_staged_state_is_not_the_saved_state_until_save(tmp_path: Path) -> None:
+    path = tmp_path / "files" / "state.json"
+    store = FileStateStore(path)
+    store.save(json.dumps({"cursor": 1}))
+    store.stage(json.dumps({"cursor": 2}))
+    assert json.loads(path.read_text()) == {"cursor": 1}
+    store.save(json.dumps({"cursor": 2}))
+    assert json.loads(path.read_text()) == {"cursor": 2}
+    assert leftovers(path.parent) == []
+
+
+def test_discarded_stage_leaves_the_saved_state_and_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = FileStateStore(path)
+    store.save('{"cursor": 1}')
+    store.stage('{"cursor": 2}')
+    store.discard()
+    assert path.read_text() == '{"cursor": 1}'
+    assert leftovers(tmp_path) == []
+
+
+def test_save_of_other_text_than_staged_saves_what_it_is_given(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = FileStateStore(path)
+    store.stage('{"cursor": 1}')
+    store.save('{"cursor": "other"}')
+    assert path.read_text() == '{"cursor": "other"}'
+
+
+def test_many_checkpoints_each_save_their_own_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = FileStateStore(path)
+    for n in range(200):
+        text = json.dumps({"n": n})
+        store.stage(text)
+        store.save(text)
+        assert json.loads(path.read_text()) == {"n": n}
+    assert leftovers(tmp_path) == []
+
+
+def test_mode_of_an_existing_state_file_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("{}")
+    os.chmod(path, 0o600)
+    store = FileStateStore(path)
+    store.stage('{"a": 1}')
+    store.save('{"a": 1}')
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_new_state_file_is_readable_by_others(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    FileStateStore(path).save("{}")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_write_error_of_a_staged_state_is_raised_by_save(tmp_path: Path) -> None:
+    (tmp_path / "files").write_text("a file where the folder should be")
+    path = tmp_path / "files" / "state.json"
+    store = FileStateStore(path)
+    store.stage("{}")
+    with pytest.raises(OSError):
+        store.save("{}")
+    assert not path.exists()
