@@ -81,3 +81,16 @@ def test_write_error_of_a_staged_state_is_raised_by_save(tmp_path: Path) -> None
     with pytest.raises(OSError):
         store.save("{}")
     assert not path.exists()
+
+
+def test_staging_never_creates_the_state_folder(tmp_path: Path) -> None:
+    # The warehouse creates files/ during the first commit, and deletes it again when a first sync
+    # fails: a helper thread creating it meanwhile raced with that (FileExistsError).
+    path = tmp_path / "files" / "state.json"
+    store = FileStateStore(path)
+    store.stage("{}")
+    store.discard()
+    assert not (tmp_path / "files").exists()
+    store.stage('{"a": 1}')
+    store.save('{"a": 1}')
+    assert json.loads(path.read_text()) == {"a": 1}

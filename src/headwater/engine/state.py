@@ -46,6 +46,10 @@ class FileStateStore:
 
     def stage(self, text: str) -> None:
         self._drain()
+        if not self.path.parent.is_dir():
+            # The first checkpoint of a new project: the warehouse is creating files/ right now
+            # (and removes it again if the sync fails), so the state is written after the commit.
+            return
         if self._requests is None:
             self._requests = queue.SimpleQueue()
             threading.Thread(target=self._helper, args=(self._requests,), name="headwater-state",
