@@ -94,3 +94,17 @@ def test_staging_never_creates_the_state_folder(tmp_path: Path) -> None:
     store.stage('{"a": 1}')
     store.save('{"a": 1}')
     assert json.loads(path.read_text()) == {"a": 1}
+
+
+def test_closing_the_store_ends_its_helper_thread(tmp_path: Path) -> None:
+    import threading
+
+    before = set(threading.enumerate())
+    store = FileStateStore(tmp_path / "state.json")
+    store.stage("{}")
+    store.save("{}")
+    helpers = [t for t in set(threading.enumerate()) - before if t.name == "headwater-state"]
+    assert len(helpers) == 1
+    store.close()
+    helpers[0].join(timeout=5)
+    assert not helpers[0].is_alive()

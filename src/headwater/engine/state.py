@@ -23,6 +23,9 @@ class StateStore(Protocol):
     def discard(self) -> None:
         """Drop what was staged and not saved (the commit failed, or the sync ends)."""
 
+    def close(self) -> None:
+        """The sync is over: nothing more is staged or saved."""
+
 
 class FileStateStore:
     """Writes the state to a temporary file in the same folder, fsyncs it, then renames it over the old one.
@@ -41,7 +44,7 @@ class FileStateStore:
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self._staged: str | None = None      # the text the helper writes (or wrote), not yet saved
         self._outstanding = 0                 # writes handed to the helper whose outcome is not read
-        self._requests: queue.SimpleQueue[str] | None = None
+        self._requests: queue.SimpleQueue[str | None] | None = None
         self._results: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
 
     def stage(self, text: str) -> None:
@@ -78,6 +81,12 @@ class FileStateStore:
                 pass
             self._remove_temporary()
 
+    def close(self) -> None:
+        self.discard()
+        if self._requests is not None:
+            self._requests.put(None)  # the helper thread ends
+            self._requests = None
+
     def _drain(self) -> None:
         """Wait for the helper's writes; raise the error of the last one that failed."""
         error: BaseException | None = None
@@ -88,9 +97,11 @@ class FileStateStore:
         if error is not None:
             raise error
 
-    def _helper(self, requests: queue.SimpleQueue[str]) -> None:
+    def _helper(self, requests: queue.SimpleQueue[str | None]) -> None:
         while True:
             text = requests.get()
+            if text is None:
+                return
             try:
                 self._write_temporary(text)
             except BaseException as exc:  # noqa: BLE001 - handed to the thread that saves

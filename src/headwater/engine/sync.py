@@ -543,6 +543,7 @@ class Sync:
             self._check_running()
             self.closed = "update() has returned"
             self._commit(None, final=True)
+            self.state_store.close()
 
     def abort(self) -> None:
         """Discard everything since the last commit point (SEM-54)."""
@@ -550,7 +551,7 @@ class Sync:
             self.closed = self.closed or "the sync has failed"
             for t in self.tables.values():
                 t.take_segments()
-            self.state_store.discard()
+            self.state_store.close()
             try:
                 self.warehouse.rollback()
             except Exception:  # noqa: BLE001 - rollback of a broken connection; the file is intact
