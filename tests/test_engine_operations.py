@@ -274,6 +274,26 @@ def test_delete_of_missing_row_has_no_effect(tmp_path: Any) -> None:
     assert run.counters.deletes == 1
 
 
+def test_updates_of_missing_rows_among_existing_ones_touch_only_the_existing_rows(tmp_path: Any) -> None:
+    seed(tmp_path)  # ids 1 to 3, name: str
+    before = {row[0]: row for row in rows(tmp_path, "SELECT id, name, _fivetran_synced FROM tester.t")}
+
+    def update(configuration: Any, state: Any) -> None:
+        for key in (2, 40, 3, 41):
+            op.update("t", {"id": key, "name": f"changed {key}"})
+        op.checkpoint({"done": True})
+
+    run = sync_once(tmp_path, update, schema=keyed_schema("t"))
+    assert run.succeeded, run.err
+    after = {row[0]: row for row in rows(tmp_path, "SELECT id, name, _fivetran_synced FROM tester.t")}
+    assert sorted(after) == [1, 2, 3]
+    assert after[1] == before[1]
+    assert (after[2][1], after[3][1]) == ("changed 2", "changed 3")
+    assert after[2][2] > before[2][2]
+    assert "checkpoint 1 committed (2 rows since the previous one)" in run.out
+    assert run.counters.updates == 4
+
+
 def test_update_of_soft_deleted_row_changes_columns_and_keeps_it_deleted(tmp_path: Any) -> None:
     def update(configuration: Any, state: Any) -> None:
         op.upsert("t", {"id": 1, "v": "a"})

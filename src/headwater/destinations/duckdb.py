@@ -382,8 +382,10 @@ class DuckDBWarehouse:
     def update(self, t: TableState, key_names: list[str], column_types: list[DataType],
                compare_types: list[list[DataType]], key_values: list[list[Any]], names: list[str],
                types: list[DataType], arrays: list[list[Any]], presence: list[list[bool] | None],
-               ts: dt.datetime, *, duplicates: bool, deleted: list[bool | None] | None = None) -> None:
-        """Set the given columns of existing rows (SEM-22); later updates of a key win per column."""
+               ts: dt.datetime, *, duplicates: bool, deleted: list[bool | None] | None = None) -> int:
+        """Set the given columns of existing rows (SEM-22); later updates of a key win per column.
+
+        Returns how many rows were updated (keys naming no row update nothing)."""
         con = self._transaction()
         n = len(key_values[0])
         batch_names = [f"k{i}" for i in range(len(key_values))]
@@ -429,7 +431,8 @@ class DuckDBWarehouse:
             if deleted is not None:
                 sets.append(f"{DELETED} = CASE WHEN u.deleted THEN true ELSE {target}.{DELETED} END")
             condition = self._key_condition(t, key_names, column_types, compare_types, "u")
-            con.execute(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS u WHERE {condition}")
+            row = con.execute(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS u WHERE {condition}").fetchone()
+            return int(row[0]) if row else 0
         finally:
             del hw_batch
 

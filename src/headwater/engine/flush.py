@@ -383,33 +383,20 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         return
     key_values, column_types, chains = keys
     key_names = list(t.primary_key)
-    matched = sync.warehouse.matching_rows(t, key_names, column_types, chains, key_values)
-    if not matched:
-        return
-    if len(matched) < g.n:
-        key_values = [[column[i] for i in matched] for column in key_values]
-        columns = {s: [column[i] for i in matched] for s, column in g.columns.items()}
-    else:
-        columns = g.columns
-    n = len(matched)
-    pk_slots = {t.slot_by_identity[ident].index for ident in t.pk_identities}
-    resolved: dict[int, Resolved] = {}
-    present_by_slot: dict[int, list[bool] | None] = {}
-    for s, column in columns.items():
-        if s in pk_slots:
-            continue
-        partial = s in g.partial
-        typed = [None if v is ABSENT else v for v in column] if partial else column
-        slot = t.slots[s]
-        existing = t.columns.get(slot.identity)
-        r = resolve_column(typed, existing.type if existing is not None else None, slot.declared)
-        if r is None:
-            if existing is None:
-                continue  # only NULLs (or absent): no column is created (TYPES-24)
-            r = Resolved(existing.type, typed, existing.type, [])
-        resolved[s] = r
-        present_by_slot[s] = [v is not ABSENT for v in column] if partial else None
-    _schema_changes(sync, t, resolved, segments, creating=False, keep=set(matched))
+    duplicates = len(set(zip(*key_values))) < g.n
+    # An update of a missing row has no effect at all (SEM-22), so the columns are typed over the
+    # updates that match a row. When typing all of them changes no column (the common case), the
+    # matching ones cannot either, and the warehouse need not be asked first which rows exist.
+    typed = _typed_updates(t, g, g.columns)
+    if duplicates or not _changes_nothing(t, typed[0]):
+        matched = sync.warehouse.matching_rows(t, key_names, column_types, chains, key_values)
+        if not matched:
+            return
+        if len(matched) < g.n:
+            key_values = [[column[i] for i in matched] for column in key_values]
+            typed = _typed_updates(t, g, {s: [column[i] for i in matched] for s, column in g.columns.items()})
+        _schema_changes(sync, t, typed[0], segments, creating=False, keep=set(matched))
+    resolved, present_by_slot = typed
     names: list[str] = []
     types: list[DataType] = []
     arrays: list[list[Any]] = []
@@ -422,10 +409,42 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         types.append(r.type)
         arrays.append(r.values)
         presence.append(present)
-    duplicates = len(set(zip(*key_values))) < n
-    sync.warehouse.update(t, key_names, column_types, chains, key_values, names, types, arrays, presence,
-                          sync.timestamp(), duplicates=duplicates)
-    t.rows_written += n
+    updated = sync.warehouse.update(t, key_names, column_types, chains, key_values, names, types, arrays,
+                                    presence, sync.timestamp(), duplicates=duplicates)
+    # Without repeated keys, each row updated is one update that took effect.
+    t.rows_written += updated if not duplicates else len(key_values[0])
+
+
+def _typed_updates(t: TableState, g: Gathered, columns: dict[int, list[Any]]
+                   ) -> tuple[dict[int, Resolved], dict[int, list[bool] | None]]:
+    """The typed values of an update run's columns (key columns aside), and where each is present."""
+    pk_slots = {t.slot_by_identity[ident].index for ident in t.pk_identities}
+    resolved: dict[int, Resolved] = {}
+    present_by_slot: dict[int, list[bool] | None] = {}
+    for s, column in columns.items():
+        if s in pk_slots:
+            continue
+        partial = s in g.partial
+        values = [None if v is ABSENT else v for v in column] if partial else column
+        slot = t.slots[s]
+        existing = t.columns.get(slot.identity)
+        r = resolve_column(values, existing.type if existing is not None else None, slot.declared)
+        if r is None:
+            if existing is None:
+                continue  # only NULLs (or absent): no column is created (TYPES-24)
+            r = Resolved(existing.type, values, existing.type, [])
+        resolved[s] = r
+        present_by_slot[s] = [v is not ABSENT for v in column] if partial else None
+    return resolved, present_by_slot
+
+
+def _changes_nothing(t: TableState, resolved: dict[int, Resolved]) -> bool:
+    """Whether writing these typed columns needs no new column and no wider type."""
+    for s, r in resolved.items():
+        existing = t.columns.get(t.slots[s].identity)
+        if existing is None or r.chain or r.type != existing.type:
+            return False
+    return True
 
 
 def _apply_deletes(sync: Sync, t: TableState, segments: list[Segment]) -> None:
