@@ -217,10 +217,17 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         names.append("_fivetran_id")
         arrays.append(key_columns[0])
         types.append(STRING)
-    keep = _last_of_each_key(key_columns, n)
+    # Arrow-typed runs of single-column keys: distinctness and range from the buffered values.
+    stats = columnar.key_stats(t, segments, n) if typed is not None else None
+    keep = None if stats is not None and stats[0] else _last_of_each_key(key_columns, n)
     if keep is not None:
         arrays = [_take(column, keep) for column in arrays]
-    bounds = _batch_bounds(t, resolved) if t.keyed else None
+    if not t.keyed:
+        bounds = None
+    elif stats is not None:
+        bounds = stats[1] if _bounded(t, resolved) else None
+    else:
+        bounds = _batch_bounds(t, resolved)
     if t.key_bounds is UNKNOWN and bounds is not None:
         t.key_bounds = sync.warehouse.key_bounds(t, t.primary_key[0])
     fresh = creating or (bounds is not None and t.key_bounds is not UNKNOWN and (
@@ -254,16 +261,21 @@ def _take(column: Any, rows: list[int]) -> Any:
     return column.take(rows)
 
 
-def _batch_bounds(t: TableState, resolved: dict[int, Resolved]) -> tuple[Any, Any] | None:
-    """(low, high) of the batch's first key column when it is an integer or text column.
+def _bounded(t: TableState, resolved: dict[int, Resolved]) -> bool:
+    """Whether the batch's first key column is an integer or text column, whose bounds are tracked.
 
     Python and DuckDB order ints and strings the same way (strings by code point, which is UTF-8
     byte order), so these bounds can be compared with the stored rows' bounds.
     """
     r = resolved.get(t.slot_by_identity[t.pk_identities[0]].index)
-    if r is None or r.type.name not in ("SHORT", "INT", "LONG", "STRING"):
+    return r is not None and r.type.name in ("SHORT", "INT", "LONG", "STRING")
+
+
+def _batch_bounds(t: TableState, resolved: dict[int, Resolved]) -> tuple[Any, Any] | None:
+    """(low, high) of the batch's first key column when it is tracked (see :func:`_bounded`)."""
+    if not _bounded(t, resolved):
         return None
-    values = r.values
+    values = resolved[t.slot_by_identity[t.pk_identities[0]].index].values
     if not isinstance(values, list):
         return columnar.min_max(values)
     try:
