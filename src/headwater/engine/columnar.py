@@ -5,9 +5,10 @@ lists, types each list in Python, then converts each list to Arrow. For the comm
 columns each hold one plain Python type (str, int, float, bool), that is three passes over every
 value. :func:`typed_upserts` instead reads the column types from the type plans the per-row path
 already cached (each buffered row's tuple of value types is a key of its signature's ``plans``),
-builds the whole batch with ONE ``pa.array(rows, type=struct)`` call, and finishes typing with
-Arrow kernels (null counts, min/max of int columns). It declines (returns None) whenever the
-general path might decide differently, and that path then runs as before.
+builds the whole batch with ONE ``pa.array(rows, type=struct)`` call (ints 32-bit wide first, so
+that Arrow itself tells whether they fit), and reads the rest from the arrays (null counts). It
+declines (returns None) whenever the general path might decide differently, and that path then
+runs as before.
 """
 
 from __future__ import annotations
