@@ -219,7 +219,10 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         types.append(STRING)
     # Arrow-typed runs of single-column keys: distinctness and range from the buffered values.
     stats = columnar.key_stats(t, segments, n) if typed is not None else None
-    keep = None if stats is not None and stats[0] else _last_of_each_key(key_columns, n)
+    if stats is not None and stats[0]:
+        keep = None
+    else:
+        keep = _last_of_each_key(key_columns, n, repeated=stats is not None)
     if keep is not None:
         arrays = [_take(column, keep) for column in arrays]
     if not t.keyed:
@@ -241,15 +244,16 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     t.rows_written += n
 
 
-def _last_of_each_key(key_columns: list[Any], n: int) -> list[int] | None:
+def _last_of_each_key(key_columns: list[Any], n: int, *, repeated: bool = False) -> list[int] | None:
     """The row indexes that survive when a key repeats within a batch (the last one wins, SEM-21);
-    None when every key is distinct. Columns are lists or Arrow arrays."""
+    None when every key is distinct. Columns are lists or Arrow arrays. ``repeated``: the caller
+    already knows some key repeats (no need to check again)."""
     if not isinstance(key_columns[0], list):
-        if columnar.key_columns_unique(key_columns):
+        if not repeated and columnar.key_columns_unique(key_columns):
             return None
         key_columns = [column.to_pylist() for column in key_columns]
     keys: list[Any] = key_columns[0] if len(key_columns) == 1 else list(zip(*key_columns))
-    if len(set(keys)) == n:
+    if not repeated and len(set(keys)) == n:
         return None
     last = {k: i for i, k in enumerate(keys)}
     return sorted(last.values())
@@ -399,14 +403,17 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     # An update of a missing row has no effect at all (SEM-22), so the columns are typed over the
     # updates that match a row. When typing all of them changes no column (the common case), the
     # matching ones cannot either, and the warehouse need not be asked first which rows exist.
-    typed = _typed_updates(t, g, g.columns)
-    if duplicates or not _changes_nothing(t, typed[0]):
+    # (Repeated keys always take the exact path: typing every update first would be wasted.)
+    typed = None if duplicates else _typed_updates(t, g, g.columns)
+    if typed is None or not _changes_nothing(t, typed[0]):
         matched = sync.warehouse.matching_rows(t, key_names, column_types, chains, key_values)
         if not matched:
             return
         if len(matched) < g.n:
             key_values = [[column[i] for i in matched] for column in key_values]
             typed = _typed_updates(t, g, {s: [column[i] for i in matched] for s, column in g.columns.items()})
+        elif typed is None:
+            typed = _typed_updates(t, g, g.columns)
         _schema_changes(sync, t, typed[0], segments, creating=False, keep=set(matched))
     resolved, present_by_slot = typed
     names: list[str] = []
