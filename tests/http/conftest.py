@@ -28,11 +28,12 @@ def server(httpserver: HTTPServer) -> Iterator[HTTPServer]:
 
 
 @pytest.fixture
-def raw_server() -> Iterator[Callable[[list[str]], RawServer]]:
+def raw_server() -> Iterator[Callable[..., RawServer]]:
+    """Start a :class:`RawServer`: ``raw_server(["drop", "ok"])``, ``raw_server(["trickle-body"], interval=0.5)``."""
     started: list[RawServer] = []
 
-    def start(script: list[str]) -> RawServer:
-        raw = RawServer(script)
+    def start(script: list[str], *, interval: float = 0.5) -> RawServer:
+        raw = RawServer(script, interval=interval)
         started.append(raw)
         return raw
 

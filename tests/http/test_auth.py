@@ -163,7 +163,7 @@ def test_client_credentials_in_the_body_with_extra_fields(server: HTTPServer, fa
 
 
 def test_the_token_is_renewed_before_it_expires(server: HTTPServer, fake: FakeTime) -> None:
-    tokens = TokenEndpoint(expires_in=120)
+    tokens = TokenEndpoint(expires_in=1200)
     api = ProtectedApi("Authorization", {"Bearer tok1", "Bearer tok2"})
     server.expect_request("/token", method="POST").respond_with_handler(tokens)
     server.expect_request("/x").respond_with_handler(api)
@@ -171,12 +171,54 @@ def test_the_token_is_renewed_before_it_expires(server: HTTPServer, fake: FakeTi
     client = fake.client(server.url_for("/"), auth=auth)
 
     client.get("/x")
-    fake.advance(59)  # 61 s of validity left: more than the margin
+    fake.advance(1139)  # 61 s of validity left: more than the margin
     client.get("/x")
     fake.advance(2)  # 59 s left: within the margin, renewed before use
     client.get("/x")
 
     assert api.seen == ["Bearer tok1", "Bearer tok1", "Bearer tok2"] and tokens.calls == 2
+
+
+def short_lived_oauth2_client_credentials(url: str, fake: FakeTime) -> OAuth2ClientCredentials:
+    return OAuth2ClientCredentials(url + "token", "app", "s3cret", clock=fake.monotonic)
+
+
+def short_lived_oauth2_refresh_token(url: str, fake: FakeTime) -> OAuth2RefreshToken:
+    return OAuth2RefreshToken(url + "token", "r1", clock=fake.monotonic)
+
+
+def short_lived_session_token(url: str, fake: FakeTime) -> SessionTokenAuth:
+    return SessionTokenAuth(login_url=url + "token", credentials={"user": "me", "password": "pw-1"},
+                            token_path="access_token", expires_in=30, clock=fake.monotonic)
+
+
+@pytest.mark.parametrize("build", [short_lived_oauth2_client_credentials, short_lived_oauth2_refresh_token,
+                                   short_lived_session_token])
+def test_a_token_living_shorter_than_the_margin_is_reused_for_most_of_its_life(
+    server: HTTPServer, fake: FakeTime, logs: LogCapture, build: Any
+) -> None:
+    tokens = TokenEndpoint(expires_in=30)  # the default margin is 60 s: longer than the token lives
+    server.expect_request("/token", method="POST").respond_with_handler(tokens)
+    server.expect_request("/x").respond_with_json({})
+    client = fake.client(server.url_for("/"), auth=build(server.url_for("/"), fake))
+
+    client.get("/x")
+    for _ in range(26):  # a request a second for 26 s: the token is still good for 4 s, more than 10 % of 30 s
+        fake.advance(1)
+        client.get("/x")
+    fake.advance(1.5)  # 2.5 s left: within the margin, which is 3 s, a tenth of the lifetime
+    client.get("/x")
+
+    assert tokens.calls == 2
+    assert [request.headers.get("Authorization") for request, _ in server.log if request.path == "/x"] == (
+        ["Bearer tok1"] * 27 + ["Bearer tok2"])
+    assert logs.matching(f"renewing {client.auth.purpose}: it expires within 3 s")  # type: ignore[union-attr]
+
+
+def test_the_margin_is_at_most_a_tenth_of_the_lifetime_and_at_most_margin(fake: FakeTime) -> None:
+    auth = OAuth2ClientCredentials("https://auth.example.com/token", "app", "s3cret", margin=60, clock=fake.monotonic)
+
+    assert [auth.margin_for(lifetime) for lifetime in (30, 300, 600, 3600, 0.5)] == [3, 30, 60, 60, 0.05]
 
 
 def test_a_401_renews_the_token_and_resends_once(server: HTTPServer, fake: FakeTime, logs: LogCapture) -> None:

@@ -4,6 +4,7 @@ secrets in logs and messages, and status errors."""
 from __future__ import annotations
 
 import ast
+import gzip
 import re
 import sys
 import time
@@ -14,6 +15,7 @@ import pytest
 import requests
 from http_helpers import FakeTime, LogCapture, RawServer
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 import headwater.http
 from headwater.http import (
@@ -235,3 +237,18 @@ def test_a_successful_response_is_returned_as_is(server: HTTPServer, fake: FakeT
     server.expect_ordered_request("/x").respond_with_data("plain", status=204)
 
     assert fake.client(server.url_for("/")).get("/x").status_code == 204
+
+
+def test_a_body_read_within_its_attempt_keeps_compression_cookies_and_redirects(server: HTTPServer,
+                                                                                fake: FakeTime) -> None:
+    compressed = gzip.compress(b'{"a": 1}')
+    server.expect_ordered_request("/old").respond_with_response(
+        Response("moved", status=302, headers={"Location": "/gz"}))
+    server.expect_ordered_request("/gz").respond_with_response(Response(
+        compressed, content_type="application/json", headers={"Content-Encoding": "gzip", "Set-Cookie": "sid=abc"}))
+    client = fake.client(server.url_for("/"))
+
+    response = client.get("/old")
+
+    assert response.json() == {"a": 1} and [answer.status_code for answer in response.history] == [302]
+    assert client.session.cookies.get("sid") == "abc"

@@ -240,6 +240,61 @@ def test_connection_dropped_without_response_is_retried_then_succeeds(
     assert raw.connections == 3 and len(fake.sleeps) == 2
 
 
+@pytest.mark.parametrize("broken", ["short-body", "broken-chunked"])
+def test_a_body_cut_short_is_retried_like_a_dropped_connection(
+    raw_server: Callable[..., RawServer], fake: FakeTime, logs: LogCapture, broken: str
+) -> None:
+    raw = raw_server([broken, broken, "ok"])
+
+    response = fake.client(raw.url).get("/orders")
+
+    assert response.json() == {"ok": True}
+    assert raw.connections == 3 and fake.sleeps == [0.5, 1.0]
+    assert "-> 200" in logs.lines[-1] and "(3 attempts)" in logs.lines[-1]
+
+
+@pytest.mark.parametrize(("broken", "detail"), [
+    ("short-body", "IncompleteRead(13 bytes read, 87 more expected)"),
+    ("broken-chunked", "IncompleteRead"),
+])
+def test_a_body_cut_short_every_time_fails_with_a_transport_error_after_the_retries(
+    raw_server: Callable[..., RawServer], fake: FakeTime, broken: str, detail: str
+) -> None:
+    raw = raw_server([broken])
+
+    with pytest.raises(TransportError) as caught:
+        fake.client(raw.url, retry=fake.policy(max_attempts=3)).get("/orders?api_key=secret")
+
+    error = caught.value
+    assert type(error) is TransportError and error.retryable and error.attempts == 3 and raw.connections == 3
+    message = str(error)
+    assert message.startswith(f"GET {raw.url}/orders?api_key=*** failed: ResponseBodyBroken: the connection broke "
+                              "while the response body was read")
+    assert detail in message and "after 3 attempts over 1.5 s" in message
+    assert message.endswith("; the server (or a proxy) cut the response short; run the sync again later")
+    assert "secret" not in message
+
+
+def test_a_post_whose_body_is_cut_short_is_not_sent_again(raw_server: Callable[..., RawServer], fake: FakeTime) -> None:
+    raw = raw_server(["short-body", "ok"])
+
+    with pytest.raises(TransportError, match="ResponseBodyBroken") as caught:
+        fake.client(raw.url).post("/exports", json={"table": "orders"})
+
+    assert raw.connections == 1 and caught.value.attempts == 1 and fake.sleeps == []
+
+
+def test_a_post_whose_body_is_cut_short_is_retried_when_the_policy_allows_it(
+    raw_server: Callable[..., RawServer], fake: FakeTime
+) -> None:
+    raw = raw_server(["short-body", "ok"])
+
+    response = fake.client(raw.url, retry=fake.policy(methods={"GET", "POST"})).post("/search", json={"q": "x"})
+
+    assert response.json() == {"ok": True} and raw.connections == 2
+    assert [line.split(b" ")[0] for line in raw.request_lines] == [b"POST", b"POST"]
+
+
 def test_read_timeout_is_retried_then_raises_http_timeout_error(
     raw_server: Callable[[list[str]], RawServer], fake: FakeTime
 ) -> None:

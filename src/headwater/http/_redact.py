@@ -3,7 +3,10 @@
 Three kinds of secret are replaced by ``***``: the password of a URL's user info, the value of a
 query parameter whose name says it is secret (``api_key``, ``access_token``, ``client_secret``, ...,
 plus the names a client is configured with), and any literal secret value (an API key, a password
-from the configuration) of four characters or more wherever it appears, also percent-encoded.
+from the configuration) of four characters or more wherever it appears: in a path segment, a query
+value of any name, the user info or plain text; raw or percent-encoded (any character of it, in
+upper or lower case hex, as UTF-8) or with ``+`` for a space. Shorter values are left alone: they
+would mask ordinary letters and numbers of every message. Numbers are masked like any other value.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 __all__ = ["DEFAULT_SECRET_PARAMS", "MASK", "RedactingLogFilter", "Redactor"]
 
@@ -37,6 +40,16 @@ def _normal(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
 
 
+def _any_form(char: str) -> str:
+    """A pattern matching ``char`` as itself or percent-encoded as UTF-8 (hex in either case), and
+    a space also as ``+``."""
+    encoded = "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+    forms = [re.escape(char), "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in encoded)]
+    if char == " ":
+        forms.append(r"\+")
+    return f"(?:{'|'.join(forms)})"
+
+
 class Redactor:
     """Replaces secrets in URLs and text by ``***``.
 
@@ -50,6 +63,9 @@ class Redactor:
         # MIN_SECRET_LENGTH hide nothing worth hiding and would mask every such letter of a message.
         self.values = tuple(sorted({value for value in values if len(value) >= MIN_SECRET_LENGTH},
                                    key=len, reverse=True))
+        # Each character raw or encoded, so a value requests encoded only in part is found too.
+        self._pattern = (re.compile("|".join("".join(_any_form(char) for char in value) for value in self.values))
+                         if self.values else None)
 
     def extended(self, params: Iterable[str] = (), values: Iterable[str] = ()) -> Redactor:
         """A redactor that also hides ``params`` and ``values``."""
@@ -89,10 +105,30 @@ class Redactor:
         return item
 
     def _values(self, text: str) -> str:
-        for value in self.values:
-            for form in {value, quote(value, safe=""), quote_plus(value, safe="")}:
-                text = text.replace(form, MASK)
-        return text
+        return self._pattern.sub(MASK, text) if self._pattern is not None else text
+
+    def scrub(self, error: BaseException) -> None:
+        """Redact, in place, the text of ``error`` and of every exception chained to it or held in
+        its arguments (``__cause__``, ``__context__``, urllib3's ``reason``), so that a traceback
+        printing them shows no secret either. String arguments and a ``url`` attribute are
+        redacted; everything else is left as it is."""
+        seen: set[int] = set()
+        pending = [error]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            if any(isinstance(arg, str) for arg in current.args):
+                current.args = tuple(self.text(arg) if isinstance(arg, str) else arg for arg in current.args)
+            url = getattr(current, "url", None)
+            if isinstance(url, str):
+                try:
+                    current.url = self.text(url)  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass  # a read-only property
+            linked = (*current.args, current.__cause__, current.__context__, getattr(current, "reason", None))
+            pending.extend(item for item in linked if isinstance(item, BaseException))
 
 
 class RedactingLogFilter(logging.Filter):

@@ -5,8 +5,8 @@
 - :class:`BasicAuth`: ``Authorization: Basic ...``;
 - :class:`BearerAuth`: a fixed ``Authorization: Bearer ...`` token;
 - :class:`OAuth2ClientCredentials` and :class:`OAuth2RefreshToken`: fetch an access token from a
-  token endpoint, renew it ``margin`` seconds before ``expires_in`` runs out, and on a 401 fetch a
-  fresh one and send the request once more;
+  token endpoint, renew it ``margin`` seconds (at most a tenth of its lifetime) before
+  ``expires_in`` runs out, and on a 401 fetch a fresh one and send the request once more;
 - :class:`SessionTokenAuth`: log in (a callable, or a POST of credentials to a login URL) for a
   session token, and log in again on a 401.
 
@@ -49,6 +49,9 @@ __all__ = [
 
 # Token and login requests always get a timeout, whichever session sends them.
 _TOKEN_TIMEOUT = (10.0, 60.0)
+#: A token is renewed ``margin`` seconds before it expires, but never earlier than this share of its
+#: lifetime before: a token valid for 30 s is used for 27 s, not fetched again for every request.
+MARGIN_SHARE_OF_LIFETIME = 0.1
 ClientAuthMethod = Literal["basic", "body"]
 
 
@@ -149,9 +152,10 @@ class BearerAuth(AuthBase):
 class TokenAuth(AuthBase):
     """Base of the auth classes that obtain their token at run time.
 
-    Subclasses implement :meth:`fetch_token`. The token is fetched on first use, renewed ``margin``
-    seconds before it expires (when the fetch said when), and renewed on a 401: the request is then
-    sent once more with the fresh token; a second 401 is returned as it is (and the client raises
+    Subclasses implement :meth:`fetch_token`. The token is fetched on first use, renewed before it
+    expires (when the fetch said when: :meth:`margin_for` seconds before, that is ``margin`` but at
+    most a tenth of the token's lifetime), and renewed on a 401: the request is then sent once more
+    with the fresh token; a second 401 is returned as it is (and the client raises
     :class:`AuthenticationError`).
     """
 
@@ -177,7 +181,8 @@ class TokenAuth(AuthBase):
         self.session = session
         self._own_session: requests.Session | None = None
         self._token: str | None = None
-        self._expires_at: float | None = None
+        self._renew_at: float | None = None
+        self._renew_margin = 0.0
         self._lock = threading.RLock()
 
     def fetch_token(self, session: requests.Session) -> tuple[str, float | None]:
@@ -188,14 +193,19 @@ class TokenAuth(AuthBase):
         """Literal secrets to hide from URLs and messages."""
         return [self._token] if self._token else []
 
+    def margin_for(self, lifetime: float) -> float:
+        """Seconds before its expiry a token valid for ``lifetime`` seconds is renewed: ``margin``,
+        but at most a tenth of the lifetime."""
+        return min(self.margin, lifetime * MARGIN_SHARE_OF_LIFETIME)
+
     @property
     def token(self) -> str:
         """The current token, fetched or renewed first if it is missing or about to expire."""
         with self._lock:
-            expiring = self._expires_at is not None and self.clock() >= self._expires_at - self.margin
+            expiring = self._renew_at is not None and self.clock() >= self._renew_at
             if self._token is None or expiring:
                 if self._token is not None:
-                    emit(Level.DEBUG, f"renewing {self.purpose}: it expires within {self.margin:g} s",
+                    emit(Level.DEBUG, f"renewing {self.purpose}: it expires within {self._renew_margin:g} s",
                          origin="connector")
                 self._renew()
             assert self._token is not None
@@ -206,7 +216,7 @@ class TokenAuth(AuthBase):
         with self._lock:
             if used is None or self._token == used:
                 self._token = None
-                self._expires_at = None
+                self._renew_at = None
 
     def _renew(self) -> None:
         session = self.session
@@ -218,7 +228,11 @@ class TokenAuth(AuthBase):
         if not isinstance(token, str) or not token:
             raise InvalidResponseError(f"{type(self).__name__} obtained an empty token ({token!r})")
         self._token = token
-        self._expires_at = self.clock() + expires_in if expires_in is not None else None
+        if expires_in is None:
+            self._renew_at = None
+        else:
+            self._renew_margin = self.margin_for(expires_in)
+            self._renew_at = self.clock() + expires_in - self._renew_margin
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers[self.header] = self.prefix + self.token
@@ -253,6 +267,7 @@ class TokenAuth(AuthBase):
             response = session.post(url, timeout=_TOKEN_TIMEOUT, auth=_no_auth, **kwargs)
         except requests.RequestException as exc:
             message = f"POST {redactor.url(url)} ({what}) failed: {redactor.text(exception_detail(exc))}"
+            redactor.scrub(exc)
             raise error_for_exception(exc, message, method="POST", url=redactor.url(url)) from exc
         if response.status_code >= 400:
             excerpt = redactor.text(" ".join(response.text[:200].split()))
@@ -310,6 +325,9 @@ class _OAuth2(TokenAuth):
     def secrets(self) -> list[str]:
         return [*super().secrets(), *([self.client_secret] if self.client_secret else [])]
 
+    def _shown_token_url(self) -> str:
+        return Redactor(values=self.secrets()).url(self.token_url)
+
     def _request_token(self, session: requests.Session, form: dict[str, str], hint: str) -> Any:
         headers = {"Accept": "application/json"}
         if self.client_id is not None:
@@ -333,7 +351,8 @@ class OAuth2ClientCredentials(_OAuth2):
 
     The client authenticates with HTTP Basic by default (``client_auth="body"`` sends ``client_id``
     and ``client_secret`` as form fields instead); ``extra`` adds form fields such as ``audience``.
-    The token is renewed ``margin`` seconds before ``expires_in`` runs out, and on a 401.
+    The token is renewed ``margin`` seconds (at most a tenth of ``expires_in``) before ``expires_in``
+    runs out, and on a 401.
     """
 
     def __init__(
@@ -357,7 +376,7 @@ class OAuth2ClientCredentials(_OAuth2):
     def fetch_token(self, session: requests.Session) -> tuple[str, float | None]:
         body = self._request_token(session, {"grant_type": "client_credentials"},
                                    "check client_id, client_secret and scope")
-        return _token_from(body, "access_token", "OAuth2 token", self.token_url), _expires_in(body)
+        return _token_from(body, "access_token", "OAuth2 token", self._shown_token_url()), _expires_in(body)
 
 
 class OAuth2RefreshToken(_OAuth2):
@@ -401,7 +420,7 @@ class OAuth2RefreshToken(_OAuth2):
         form = {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
         body = self._request_token(session, form, "the refresh token may be revoked or expired: authorize again "
                                                   "and store the new refresh token")
-        access = _token_from(body, "access_token", "OAuth2 token", self.token_url)
+        access = _token_from(body, "access_token", "OAuth2 token", self._shown_token_url())
         rotated = body.get("refresh_token") if isinstance(body, dict) else None
         if isinstance(rotated, str) and rotated and rotated != self.refresh_token:
             self.refresh_token = rotated
@@ -423,7 +442,8 @@ class SessionTokenAuth(TokenAuth):
         login_url, credentials: POST ``credentials`` as JSON to ``login_url`` and read the token at
             ``token_path`` in the JSON answer.
         header, prefix: where the token goes (``Authorization: Bearer <token>`` by default).
-        expires_in: seconds a token lasts, if known, to log in again ``margin`` seconds before.
+        expires_in: seconds a token lasts, if known, to log in again ``margin`` seconds (at most a
+            tenth of ``expires_in``) before.
     """
 
     purpose = "a session token"

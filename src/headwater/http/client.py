@@ -2,8 +2,9 @@
 
 The work happens in an ``HTTPAdapter`` the client mounts on its session for ``http://`` and
 ``https://``, so it applies to every request that session sends, token requests of the auth classes
-included: a default timeout when none is given, a rate-limit slot before each attempt, urllib3
-retries following the :class:`RetryPolicy`, and one debug log line per request.
+included: a default timeout when none is given, a deadline for each attempt, a rate-limit slot
+before each attempt, urllib3 retries following the :class:`RetryPolicy` (a response body is read
+within its attempt, so a body cut short is retried too), and one debug log line per request.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from headwater.http._redact import RedactingLogFilter, Redactor
+from headwater.http._transport import AttemptTimeout, DeadlineExceeded, ResponseBodyBroken, use_attempt_pools
 from headwater.http.auth import ApiKeyAuth, BasicAuth, BearerAuth, TokenAuth
 from headwater.http.errors import (
     AuthenticationError,
@@ -37,6 +39,7 @@ from headwater.http.errors import (
     error_class_for_status,
     error_for_exception,
     exception_detail,
+    root_cause,
 )
 from headwater.http.paginate import PageRequest, Paginator, records_at
 from headwater.http.ratelimit import RateLimit, host_key_of_url
@@ -72,12 +75,76 @@ def _check_timeout(timeout: object) -> Timeout:
     )
 
 
+def _check_deadline(deadline: object, where: str) -> float:
+    if (isinstance(deadline, (int, float)) and not isinstance(deadline, bool) and math.isfinite(deadline)
+            and deadline > 0):
+        return float(deadline)
+    raise HttpConfigError(
+        f"{where}(deadline={deadline!r}) is not valid: give the seconds one attempt may take in all (connect, "
+        "headers and body), above 0, or None to derive it from the timeout (connect + read)"
+    )
+
+
+def _timeout_parts(timeout: object) -> tuple[float | None, float | None] | None:
+    """``(connect, read)`` of a timeout as requests takes it (a number or a pair); None if it is neither."""
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        return float(timeout), float(timeout)
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        connect, read = timeout
+        if all(part is None or (isinstance(part, (int, float)) and not isinstance(part, bool)) for part in timeout):
+            return (None if connect is None else float(connect)), (None if read is None else float(read))
+    return None
+
+
+def _secret_values(secrets: Iterable[object]) -> list[str]:
+    if isinstance(secrets, (str, bytes)):
+        raise HttpConfigError("HttpClient(secrets=...) takes a list of values, not one string (which would be read "
+                              "as its single characters); pass secrets=[value]")
+    values: list[str] = []
+    for index, value in enumerate(secrets):
+        if value is None:
+            continue  # an optional configuration value that is not set: nothing to hide
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise HttpConfigError(
+                f"HttpClient(secrets=...): secrets[{index}] is a {type(value).__name__}, not a str; pass each "
+                "secret as a str (a whole number is hidden as its digits)"
+            )
+        values.append(str(value))
+    return values
+
+
 class _Transport(HTTPAdapter):
-    """The adapter an HttpClient mounts: default timeout, rate limit, retries, a debug line per request."""
+    """The adapter an HttpClient mounts: default timeout, deadline, rate limit, retries, a debug line
+    per request."""
 
     def __init__(self, client: HttpClient) -> None:
         super().__init__(max_retries=client.retry.build(client.rate_limit))
         self._client = client
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        use_attempt_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        use_attempt_pools(manager)
+        return manager
+
+    def _attempt_timeout(self, timeout: Any, stream: bool) -> Any:
+        """The timeout handed to urllib3: the connect and read timeouts, the deadline of each attempt,
+        and whether the body is read within the attempt (not when streamed)."""
+        client = self._client
+        if timeout is None:
+            timeout = client.timeout
+        if isinstance(timeout, AttemptTimeout):
+            connect = timeout.connect_timeout if isinstance(timeout.connect_timeout, (int, float)) else None
+            read = timeout.read_timeout
+            deadline = timeout.deadline if timeout.deadline is not None else client.deadline_for((connect, read))
+            return AttemptTimeout(connect, read, deadline=deadline, buffer_body=not stream)
+        parts = _timeout_parts(timeout)
+        if parts is None:
+            return timeout  # a urllib3 Timeout of the caller's own, or something requests will refuse
+        return AttemptTimeout(*parts, deadline=client.deadline_for(parts), buffer_body=not stream)
 
     def send(
         self,
@@ -96,7 +163,7 @@ class _Transport(HTTPAdapter):
         clock = client.retry.clock
         started = clock()
         try:
-            response = super().send(request, stream=stream, timeout=client.timeout if timeout is None else timeout,
+            response = super().send(request, stream=stream, timeout=self._attempt_timeout(timeout, stream),
                                     verify=verify, cert=cert, proxies=proxies)
         except requests.RequestException as exc:
             attempts = RetryOutcome.of_exception(exc).attempts
@@ -123,10 +190,12 @@ class HttpClient:
     ...     for order in page:
     ...         op.upsert("orders", order)
 
-    Every request gets ``timeout`` unless the call gives one. A 4xx or 5xx answer (after the
-    retries the policy allows) raises a :class:`HttpStatusError` subclass; a request that got no
-    answer raises :class:`TransportError`. Each request logs one DEBUG line with the method, the
-    URL with its secrets hidden, the status and the time taken.
+    Every request gets ``timeout`` unless the call gives one, and each attempt a ``deadline`` for
+    connect, headers and body together, which a server sending a byte now and then cannot stretch.
+    A 4xx or 5xx answer (after the retries the policy allows) raises a :class:`HttpStatusError`
+    subclass; a request that got no answer, or only part of its body, raises
+    :class:`TransportError`. Each request logs one DEBUG line with the method, the URL with its
+    secrets hidden, the status and the time taken.
 
     Args:
         base_url: prefix of relative paths (``client.get("/orders")``); absolute URLs are used as given.
@@ -135,11 +204,15 @@ class HttpClient:
         auth: a ``requests`` auth object, such as one of :mod:`headwater.http.auth`.
         headers: headers sent with every request.
         timeout: seconds, or a ``(connect, read)`` pair, for requests that give none.
+        deadline: seconds one attempt may take in all (connect, headers and body); a request past it
+            raises :class:`HttpTimeoutError` (retried like a read timeout). ``None`` (the default)
+            derives it from the request's timeout: connect + read, 70 s for ``(10, 60)``.
         retry: the :class:`RetryPolicy` (default ``RetryPolicy()``; ``RetryPolicy(max_attempts=1)``
             for none). Its clock also times requests.
         rate_limit: a :class:`RateLimit`, or ``None`` for none.
         secrets: literal values (API keys, passwords from the configuration) hidden in logged URLs
-            and error messages wherever they appear.
+            and error messages wherever they appear, raw or percent-encoded. The auth's own
+            credentials and tokens are hidden without being listed here.
         secret_params: query parameter names whose values are hidden, besides the usual ones
             (``api_key``, ``token``, ``access_token``, ``client_secret``, ``password``, ...).
     """
@@ -152,9 +225,10 @@ class HttpClient:
         auth: AuthBase | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
+        deadline: float | None = None,
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
-        secrets: Iterable[str] = (),
+        secrets: Iterable[str | int | None] = (),
         secret_params: Iterable[str] = (),
     ) -> None:
         if base_url is not None and "://" not in base_url:
@@ -162,11 +236,16 @@ class HttpClient:
                                   "'https://api.example.com/v1'")
         self.base_url = base_url
         self.timeout = _check_timeout(timeout)
+        #: The deadline of every attempt, or None: derived from each request's timeout.
+        self.deadline = _check_deadline(deadline, "HttpClient") if deadline is not None else None
         self.retry = retry if retry is not None else RetryPolicy()
         self.rate_limit = rate_limit
         self.auth = auth
         self.headers = dict(headers or {})
-        params, values = list(secret_params), [value for value in secrets if isinstance(value, str)]
+        if isinstance(secret_params, str):
+            raise HttpConfigError(f"HttpClient(secret_params={secret_params!r}) takes a list of parameter names, "
+                                  f"not one string; pass secret_params=[{secret_params!r}]")
+        params, values = list(secret_params), _secret_values(secrets)
         if isinstance(auth, ApiKeyAuth):
             values.append(auth.key)
             if auth.query_param is not None:
@@ -176,7 +255,8 @@ class HttpClient:
         elif isinstance(auth, BearerAuth):
             values.append(auth.token)
         self._redactor = Redactor(params, values)
-        _URLLIB3_LOG_FILTER.add(params, values)
+        # The secrets known now (a token auth's tokens come later) also out of urllib3's warnings.
+        _URLLIB3_LOG_FILTER.add(params, [*values, *(auth.secrets() if isinstance(auth, TokenAuth) else [])])
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         adapter = _Transport(self)
@@ -186,8 +266,8 @@ class HttpClient:
             auth.session = self.session
 
     def __repr__(self) -> str:
-        return (f"HttpClient({self.base_url!r}, timeout={self.timeout!r}, retry={self.retry!r}, "
-                f"rate_limit={self.rate_limit!r})")
+        return (f"HttpClient({self.base_url!r}, timeout={self.timeout!r}, deadline={self.deadline!r}, "
+                f"retry={self.retry!r}, rate_limit={self.rate_limit!r})")
 
     def __enter__(self) -> HttpClient:
         return self
@@ -207,6 +287,16 @@ class HttpClient:
             return self._redactor.extended(values=self.auth.secrets())
         return self._redactor
 
+    def deadline_for(self, timeout: Timeout | tuple[float | None, float | None] | None = None) -> float:
+        """The deadline of each attempt of a request with ``timeout`` (default: the client's): the
+        client's ``deadline`` if it has one, else the connect and read timeouts added up."""
+        if self.deadline is not None:
+            return self.deadline
+        own = self.timeout if isinstance(self.timeout, tuple) else (self.timeout, self.timeout)
+        connect, read = _timeout_parts(timeout if timeout is not None else own) or own
+        # A part the timeout leaves out (None: wait forever) is the client's own.
+        return (connect if connect is not None else own[0]) + (read if read is not None else own[1])
+
     def url_for(self, url: str) -> str:
         """The absolute URL for a path (joined to ``base_url``) or an absolute URL."""
         if "://" in url.split("?", 1)[0]:
@@ -221,15 +311,17 @@ class HttpClient:
         return self.base_url.rstrip("/") + "/" + url.lstrip("/")
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
-            timeout: Timeout | None = None) -> requests.Response:
+            timeout: Timeout | None = None, deadline: float | None = None) -> requests.Response:
         """``GET url``; see :meth:`request`."""
-        return self.request("GET", url, params=params, headers=headers, timeout=timeout)
+        return self.request("GET", url, params=params, headers=headers, timeout=timeout, deadline=deadline)
 
     def post(self, url: str, *, params: Mapping[str, Any] | None = None, json: Any = None, data: Any = None,
-             headers: Mapping[str, str] | None = None, timeout: Timeout | None = None) -> requests.Response:
+             headers: Mapping[str, str] | None = None, timeout: Timeout | None = None,
+             deadline: float | None = None) -> requests.Response:
         """``POST url`` with a ``json`` or form ``data`` body; see :meth:`request`. POST is retried on
         connect errors only, unless the policy's ``methods`` include it."""
-        return self.request("POST", url, params=params, json=json, data=data, headers=headers, timeout=timeout)
+        return self.request("POST", url, params=params, json=json, data=data, headers=headers, timeout=timeout,
+                            deadline=deadline)
 
     def request(
         self,
@@ -241,19 +333,27 @@ class HttpClient:
         data: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: Timeout | None = None,
+        deadline: float | None = None,
         allow_redirects: bool = True,
     ) -> requests.Response:
-        """Send a request and return the response, or raise a typed error.
+        """Send a request and return the response (its body read), or raise a typed error.
+
+        ``timeout`` and ``deadline`` replace the client's for this request; without ``deadline``,
+        the client's applies, or else one derived from ``timeout`` (connect + read).
 
         Raises:
             HttpStatusError: (a subclass of) for a 4xx or 5xx answer after retries.
-            TransportError: no answer: connection refused or reset, timeout (HttpTimeoutError).
+            TransportError: no answer or a body cut short: connection refused or reset, timeout or
+                deadline passed (HttpTimeoutError).
             InvalidRequestError: the URL or a header is not valid.
             RateBudgetError: the host's rate limit resets later than the RateLimit allows waiting.
         """
         method = method.upper()
         full_url = self.url_for(url)
         effective_timeout = _check_timeout(timeout) if timeout is not None else self.timeout
+        connect, read = _timeout_parts(effective_timeout) or DEFAULT_TIMEOUT
+        limits = AttemptTimeout(connect, read, deadline=_check_deadline(deadline, f"HttpClient.{method.lower()}")
+                                if deadline is not None else self.deadline_for(effective_timeout))
         started = self.retry.clock()
         try:
             response = self.session.request(
@@ -263,12 +363,16 @@ class HttpClient:
                 json=json,
                 data=data,
                 headers={**self.headers, **(headers or {})},
-                timeout=effective_timeout,
+                timeout=limits,  # type: ignore[arg-type]  # requests hands a urllib3 Timeout on as it is
                 auth=self.auth,
                 allow_redirects=allow_redirects,
             )
         except requests.RequestException as exc:
             raise self._exception_error(exc, method, full_url, started, effective_timeout) from exc
+        except HttpError as exc:
+            # Raised by the auth (a refused token request) or the rate limit: hide this client's secrets too.
+            self.redactor.scrub(exc)
+            raise
         if response.status_code >= 400:
             raise self._status_error(method, response, started)
         return response
@@ -388,9 +492,10 @@ class HttpClient:
             message += f" after {outcome.attempts} attempts over {elapsed:.1f} s"
         if outcome.stopped_by == "time" and policy.max_total_seconds is not None:
             message += f"; retrying stopped at max_total_seconds={policy.max_total_seconds:g}"
-        hint = _exception_hint(error_class_for_exception(exc), timeout)
+        hint = _exception_hint(error_class_for_exception(exc), root_cause(exc), timeout)
         if hint:
             message += f"; {hint}"
+        redactor.scrub(exc)  # the exception chained to the error: its text holds the path and query
         return error_for_exception(exc, message, method=method, url=url, attempts=outcome.attempts)
 
 
@@ -418,7 +523,12 @@ def _status_hint(cls: type[HttpStatusError], status: int, outcome: RetryOutcome,
     return "check the request's parameters and body"
 
 
-def _exception_hint(cls: type[HttpError], timeout: Timeout) -> str:
+def _exception_hint(cls: type[HttpError], cause: BaseException, timeout: Timeout) -> str:
+    if isinstance(cause, DeadlineExceeded):
+        return ("the server did not send its whole answer in time; raise HttpClient(deadline=...) or the call's "
+                "deadline= if the server is just slow")
+    if isinstance(cause, ResponseBodyBroken):
+        return "the server (or a proxy) cut the response short; run the sync again later"
     if issubclass(cls, HttpTimeoutError):
         return f"the server did not answer in time (timeout={timeout}); raise timeout= if it is just slow"
     if issubclass(cls, TransportError):

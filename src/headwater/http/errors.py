@@ -5,8 +5,8 @@
     HttpError                          root of the HTTP errors; retryable = False
     ├── HttpConfigError(ValueError)    a client, policy, rate limit, paginator or auth got a bad argument
     ├── InvalidRequestError(ValueError) the request could not be built: bad URL, scheme, header or body
-    ├── TransportError                 no usable response: refused, reset, TLS, broken body; retryable
-    │   └── HttpTimeoutError           the connect or read timeout passed; retryable
+    ├── TransportError                 no usable response: refused, reset, TLS, body cut short; retryable
+    │   └── HttpTimeoutError           the connect or read timeout, or the attempt's deadline, passed; retryable
     ├── RedirectLoopError              the server redirected more than requests allows
     ├── InvalidResponseError           a 2xx body that is not what was expected (not JSON, no token)
     ├── HttpStatusError                status 4xx/5xx: .status_code, .response, .method, .url, .attempts
@@ -84,7 +84,8 @@ class InvalidRequestError(HttpError, ValueError):
 
 class TransportError(HttpError):
     """No usable response arrived: the connection was refused or reset, TLS failed, or the body
-    broke off. Retryable: the server may be back later."""
+    broke off (fewer bytes than ``Content-Length``, a chunked body without its end). Retryable: the
+    server may be back later."""
 
     retryable = True
 
@@ -97,7 +98,8 @@ class TransportError(HttpError):
 
 
 class HttpTimeoutError(TransportError):
-    """The connect timeout or the read timeout of a request passed."""
+    """The connect timeout or the read timeout of a request passed, or its attempts took longer than
+    the deadline (connect, headers and body together)."""
 
 
 class RedirectLoopError(HttpError):
