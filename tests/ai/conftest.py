@@ -86,8 +86,10 @@ class Answers:
 
     @property
     def data_failing(self) -> ScriptedAnswer:
-        """Lint-clean, but the rows go to a table the schema does not declare: `customers` stays empty."""
-        return self.with_connector(self.connector.replace("op.upsert(table=TABLE,", 'op.upsert(table="customer",'),
+        """Lint-clean, but the rows go to a table the schema does not declare: `customers` stays empty.
+
+        The table name is computed (``TABLE[:-1]``), so lint (HW033) cannot see the typo; the data gate must."""
+        return self.with_connector(self.connector.replace("op.upsert(table=TABLE,", "op.upsert(table=TABLE[:-1],"),
                                    "second draft")
 
     def replace(self, old: str, new: str) -> ScriptedAnswer:

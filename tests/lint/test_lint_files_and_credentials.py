@@ -24,6 +24,8 @@ connector = Connector(update=update)
 # Built from pieces so that no secret scanner mistakes this test file for a leak.
 GITHUB_TOKEN = "gh" + "p_" + "Zq8Wm2ZtR5yHv1KcP9dLx3NbF7gT4sJ0aBcD"
 RANDOM_KEY = "q8Wm2ZtR5yHv1KcP9dLx3NbF"
+KEY_BODY = "MIIEowIBAAKCAQEA" + "q8Wm2ZtR5yHv1KcP9dLx3NbF7gT4sJ0aBcDe" * 3
+PRIVATE_KEY = "-----BEGIN RSA " + "PRIVATE KEY-----\n" + KEY_BODY + "\n-----END RSA PRIVATE KEY-----\n"
 
 
 def line_of(text: str, snippet: str) -> int:
@@ -186,7 +188,7 @@ def update(configuration, state):
 
 connector = Connector(update=update)
 '''
-    report = lint_code(code)
+    report = lint_code(code, ignore=["HW062"])
     assert hits(report) == [
         ("HW052", "connector.py", line_of(code, 'session.headers["Authorization"]')),
         ("HW052", "connector.py", line_of(code, "session.auth =")),
@@ -213,7 +215,7 @@ def update(configuration, state):
 
 connector = Connector(update=update)
 '''
-    report = lint_code(code)
+    report = lint_code(code, ignore=["HW062"])
     assert hits(report) == [("HW050", "connector.py", line_of(code, "API_TOKEN ="))]
 
 
@@ -240,7 +242,10 @@ def test_secret_value_heuristic(value: str, secret: bool) -> None:
 
 @pytest.mark.parametrize(("value", "kind"), [
     (GITHUB_TOKEN, "GitHub"), ("AKIA" + "Q3EGRXNZ4ABCDEFG", "AWS"), ("xox" + "b-1234567890-abcdefghij", "Slack"),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private key"), (RANDOM_KEY, "random"),
+    (PRIVATE_KEY, "private key"), (PRIVATE_KEY.replace("\n", "\\n"), "private key"), (RANDOM_KEY, "random"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", None), ("-----BEGIN PRIVATE KEY-----", None),
+    ("-----BEGIN PRIVATE KEY-----\nYOUR_PRIVATE_KEY_CONTENT_HERE\n-----END PRIVATE KEY-----", None),
+    ("-----BEGIN PRIVATE KEY-----\n" + "X" * 80 + "\n-----END PRIVATE KEY-----", None),
     ("https://user:Zt8pQ2wX@host/db", "password"),
     ("MyVeryLongIdentifierName2024", None), ("2024-01-01T00:00:00Z", None), ("ThisIsATestString123456789", None),
     ("application/vnd.api+json", None), ("https://user:{password}@host/db", None),

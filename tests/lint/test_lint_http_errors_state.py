@@ -48,7 +48,7 @@ def update(configuration, state):
 
 connector = Connector(update=update)
 '''
-    report = lint_code(code)
+    report = lint_code(code, ignore=["HW062"])
     expected = ["self.http.get", "session.post", '    post("https', "rq.request", '    urlopen("https',
                 "urllib.request.urlopen", "httpx.get", "client.get"]
     assert hits(report) == [("HW060", "connector.py", line_of(code, snippet)) for snippet in expected]
@@ -81,7 +81,7 @@ def update(configuration, state):
     op.checkpoint({})
 
 connector = Connector(update=update)
-''')
+''', ignore=["HW062"])
     assert hits(report) == []
 
 
@@ -108,7 +108,7 @@ import requests
 class Client:
     def page(self, number):
         return requests.get("https://x.example.com", params={"page": number}, timeout=10).json()
-'''})
+'''}, ignore=["HW062"])
     assert hits(report) == [("HW061", "connector.py", line_of(code, "while True"))]
 
 
@@ -166,6 +166,12 @@ def parse_or_none(text):
     except (ValueError, Exception):
         return None
 
+def send_or_skip(row):
+    try:
+        op.upsert("t", row)
+    except (ValueError, Exception):
+        return None
+
 def parse_collect(text, errors):
     try:
         return json.loads(text)
@@ -198,7 +204,8 @@ def update(configuration, state):
 connector = Connector(update=update)
 '''
     report = lint_code(code)
-    assert hits(report) == [("HW071", "connector.py", line_of(code, "except (ValueError, Exception)"))]
+    # parse_or_none() falls back to None on purpose (a local parse); send_or_skip() loses a record.
+    assert hits(report) == [("HW071", "connector.py", line_of(code, "except (ValueError, Exception)", 2))]
 
 
 def test_retry_loops_that_swallow_between_attempts_are_fine(lint_code: LintCode, hits: Hits) -> None:
@@ -321,7 +328,7 @@ def update(configuration, state):
 
 connector = Connector(update=update)
 '''
-    report = lint_code(code)
+    report = lint_code(code, ignore=["HW062"])
     assert hits(report) == [("HW081", "connector.py", line_of(code, "op.checkpoint"))]
 
 
@@ -348,5 +355,5 @@ def update(configuration, state):
     op.checkpoint({"cursor": cursor, "count": len(page["items"])})
 
 connector = Connector(update=update)
-''')
+''', ignore=["HW062"])
     assert hits(report) == []

@@ -164,7 +164,7 @@ def schema(configuration):
     return [
         {"table": "a", "primary_key": ["id", "id"]},
         {"table": "b", "primary_key": [1]},
-        {"table": "c", "primary_key": ["id", "line"]},
+        {"table": "t", "primary_key": ["id", "line"]},
         {"table": "d", "primary_key": []},
     ]
 '''))

@@ -7,6 +7,7 @@ Registered on the ``headwater`` group by ``main.add_command(lint)``; runs alone 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -15,7 +16,10 @@ from headwater.errors import HeadwaterError, UsageError
 from headwater.lint.linter import lint_project
 from headwater.lint.report import LintReport
 
-__all__ = ["lint", "render_text"]
+__all__ = ["NOT_LINTED", "lint", "render_text"]
+
+#: Exit status when lint could not run at all (no such path, no connector.py), as for a usage error.
+NOT_LINTED = 2
 
 
 def render_text(report: LintReport) -> str:
@@ -51,16 +55,21 @@ def lint(ctx: click.Context, path: Path, output_format: str, select: tuple[str, 
     Reports problems in connector.py, the modules it imports, configuration.json and
     requirements.txt, each with a rule id (HW000...), a severity and a hint. Silence one line
     with a `# noqa: HW060` comment. Every rule is described in docs/lint-rules.md.
-    The exit status is 1 when an error-level finding remains, 0 otherwise.
+    The exit status is 1 when an error-level finding remains, 0 otherwise, and 2 when
+    nothing could be linted (no such path, no connector.py) or an option is wrong.
     """
+    json_output = output_format.lower() == "json"
     try:
         report = lint_project(path, select=select, ignore=ignore)
     except UsageError as exc:
         raise click.UsageError(exc.message, ctx) from None
     except HeadwaterError as exc:
+        # Nothing was linted (no such path, no connector.py): not a finding, so not exit status 1.
+        if json_output:
+            click.echo(json.dumps({"error": exc.message, "findings": [], "files": []}, indent=2))
         click.echo(f"error: {exc.message}", err=True)
-        ctx.exit(exc.exit_code)
-    if output_format.lower() == "json":
+        ctx.exit(NOT_LINTED)
+    if json_output:
         click.echo(report.to_json())
     else:
         click.echo(render_text(report))

@@ -59,6 +59,7 @@ SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SHARED = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop)
 MAX_MODULES = 300
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+\d+(?:[\s,]+[A-Za-z]+\d+)*))?", re.IGNORECASE)
 
 
@@ -109,7 +110,8 @@ class ModuleContext:
         self.dotted = dotted
         self.display = project.display(path)
         self.source = source
-        self.lines = source.splitlines()
+        # Split as the parser counts lines (not str.splitlines, which also splits at \f, \x1c ...).
+        self.lines = _LINE_BREAK.split(source)
         self.tree = tree
         self.is_connector = is_connector
         self.parents: dict[ast.AST, ast.AST] = {}
@@ -175,18 +177,18 @@ class ModuleContext:
         current = self.parents.get(node)
         result: ast.AST | None = None
         while current is not None:
+            if isinstance(current, SCOPES):
+                result = current
+                break
+            # Cached answers of non-scope nodes are the scope around them. (A scope node's own
+            # entry is the scope around *it*, not the one it opens: never read it on the way up.)
             if current in self._scopes:
                 result = self._scopes[current]
                 break
             walked.append(current)
-            if isinstance(current, SCOPES):
-                result = current
-                break
             current = self.parents.get(current)
         self._scopes[node] = result
         for step in walked:
-            if isinstance(step, SCOPES):
-                break
             self._scopes[step] = result
         return result
 
@@ -196,6 +198,25 @@ class ModuleContext:
         while scope is not None and not isinstance(scope, FUNCTIONS):
             scope = self.scope_of(scope)
         return scope
+
+    def block_position(self, statement: ast.AST) -> tuple[list[ast.stmt] | None, int]:
+        """The statement list (a ``body``, ``orelse`` or ``finalbody``) that holds ``statement``, and
+        its index there; ``(None, 0)`` for anything else. Indexed once per module, so asking for many
+        statements of one long block stays linear."""
+        positions: dict[ast.AST, tuple[list[ast.stmt], int]] | None = self.memo.get("block_positions")
+        if positions is None:
+            positions = {}
+            for kind, owners in self._by_type.items():
+                if not any(field in kind._fields for field in ("body", "orelse", "finalbody")):
+                    continue
+                for owner in owners:
+                    for field in ("body", "orelse", "finalbody"):
+                        block = getattr(owner, field, None)
+                        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                            for index, child in enumerate(block):
+                                positions[child] = (block, index)
+            self.memo["block_positions"] = positions
+        return positions.get(statement, (None, 0))
 
     def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
         current = self.parents.get(node)
@@ -372,7 +393,8 @@ class ModuleContext:
     def _clients(self) -> dict[str, str]:
         """Names (``session``, ``self.session``) whose every assignment is a requests/httpx client.
 
-        The value is ``"requests"``, ``"httpx"`` or ``"httpx-no-timeout"`` (``httpx.Client(timeout=None)``).
+        The value is ``"requests"``, ``"requests-mounted"`` (an adapter is mounted on it), ``"httpx"`` or
+        ``"httpx-no-timeout"`` (``httpx.Client(timeout=None)``).
         """
         kinds: dict[str, set[str]] = defaultdict(set)
 
@@ -390,14 +412,17 @@ class ModuleContext:
         for with_item in self.nodes(ast.withitem):
             if with_item.optional_vars is not None:
                 record(with_item.optional_vars, with_item.context_expr)
-        # A session with a mounted adapter may get its timeout from the adapter: not judged.
+        # A session with a mounted adapter may get its timeout from the adapter: its timeouts are
+        # not judged, but its requests still count as requests.
+        mounted = set()
         for call in self.calls:
             if isinstance(call.func, ast.Attribute) and call.func.attr == "mount":
                 key = target_key(call.func.value)
                 if key is not None:
-                    kinds[key].add("other")
-        return {key: next(iter(found)) for key, found in kinds.items()
-                if len(found) == 1 and "other" not in found}
+                    mounted.add(key)
+        clients = {key: next(iter(found)) for key, found in kinds.items() if len(found) == 1 and "other" not in found}
+        return {key: f"{kind}-mounted" if key in mounted and kind == "requests" else kind
+                for key, kind in clients.items()}
 
     def _client_kind(self, value: ast.AST) -> str:
         if not isinstance(value, ast.Call):
@@ -419,6 +444,20 @@ class ModuleContext:
                 found.append(recognised)
         return found
 
+    @cached_property
+    def http_call_nodes(self) -> frozenset[ast.Call]:
+        """The call nodes of :attr:`http_calls`, for membership tests."""
+        return frozenset(found.node for found in self.http_calls)
+
+    def is_generator(self, function: ast.AST) -> bool:
+        """True if ``function`` itself (not a nested function) contains ``yield``: calling it runs nothing."""
+        cache: dict[ast.AST, bool] = self.memo.setdefault("generators", {})
+        if function not in cache:
+            body = getattr(function, "body", [])
+            cache[function] = isinstance(body, list) and any(
+                isinstance(node, (ast.Yield, ast.YieldFrom)) for node in _nodes_in_scope(body))
+        return cache[function]
+
     def _http_call(self, call: ast.Call) -> HttpCall | None:
         qualified = self.qualname(call.func)
         if qualified is not None:
@@ -433,9 +472,9 @@ class ModuleContext:
         if isinstance(call.func, ast.Attribute) and call.func.attr in HTTP_METHODS | {"stream"}:
             key = target_key(call.func.value)
             kind = self._clients.get(key) if key is not None else None
-            if kind == "requests" and call.func.attr != "stream":
-                return HttpCall(call, "requests", call.func.attr, _timeout_state(call, None), True,
-                                f"{key}.{call.func.attr}")
+            if kind in ("requests", "requests-mounted") and call.func.attr != "stream":
+                timeout = _timeout_state(call, None) if kind == "requests" else "unknown"
+                return HttpCall(call, "requests", call.func.attr, timeout, True, f"{key}.{call.func.attr}")
             if kind in ("httpx", "httpx-no-timeout"):
                 return HttpCall(call, "httpx", call.func.attr, _timeout_state(call, None),
                                 kind == "httpx-no-timeout", f"{key}.{call.func.attr}")
@@ -456,10 +495,31 @@ class ModuleContext:
         return Violation(self.display, line, col, message, hint)
 
     def text(self, node: ast.AST, limit: int = 60) -> str:
-        """The source text of ``node`` on one line, shortened to ``limit`` characters."""
-        segment = ast.get_source_segment(self.source, node) or ast.unparse(node)
+        """The source text of ``node`` on one line, shortened to ``limit`` characters.
+
+        Cut from the already split lines: ``ast.get_source_segment`` splits the whole source on
+        every call, which made a run quadratic in the number of findings.
+        """
+        segment = self._segment(node) or ast.unparse(node)
         segment = " ".join(segment.split())
         return segment if len(segment) <= limit else segment[: limit - 3] + "..."
+
+    def _segment(self, node: ast.AST) -> str | None:
+        first: int | None = getattr(node, "lineno", None)
+        last: int | None = getattr(node, "end_lineno", None)
+        start: int | None = getattr(node, "col_offset", None)
+        end: int | None = getattr(node, "end_col_offset", None)
+        if first is None or last is None or start is None or end is None or not 0 < first <= last <= len(self.lines):
+            return None
+        # Offsets count UTF-8 bytes; only the (few) lines of the node are encoded.
+        if first == last:
+            return self.lines[first - 1].encode("utf-8")[start:end].decode("utf-8", errors="replace")
+        pieces = [self.lines[first - 1].encode("utf-8")[start:].decode("utf-8", errors="replace")]
+        pieces += self.lines[first:last - 1]
+        if last - first > 20:  # only the start is ever shown
+            return "\n".join(pieces[:20])
+        pieces.append(self.lines[last - 1].encode("utf-8")[:end].decode("utf-8", errors="replace"))
+        return "\n".join(pieces)
 
 
 class ProjectContext:
@@ -633,10 +693,34 @@ class ProjectContext:
         """True if ``call`` is an HTTP request, a cursor page, or a project function doing either."""
         if isinstance(call.func, ast.Attribute) and call.func.attr == "fetchmany":
             return True
-        if any(found.node is call for found in module.http_calls):
+        if call in module.http_call_nodes:
             return True
         target = self.callee(module, call)
         return target is not None and target in self.network_functions
+
+    def definitions(self, key: FunctionKey) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """Every function or method of the project named by ``key``."""
+        module = self.module(key[0])
+        if module is None:
+            return []
+        found = list(module.methods.get(key[1], []))
+        if key[1] in module.functions:
+            found.append(module.functions[key[1]])
+        return found
+
+    def calls_generator(self, module: ModuleContext, call: ast.Call) -> FunctionKey | None:
+        """The project function ``call`` runs if every definition of it is a generator, else ``None``."""
+        target = self.callee(module, call)
+        if target is None:
+            return None
+        definitions = self.definitions(target)
+        owner = self.module(target[0])
+        if owner is None or not definitions or not all(owner.is_generator(function) for function in definitions):
+            return None
+        if any(not (isinstance(decorator, ast.Name) and decorator.id in ("staticmethod", "classmethod"))
+               for function in definitions for decorator in function.decorator_list):
+            return None  # @contextmanager, @retry ...: the decorator decides what calling it does
+        return target
 
     def sends_records(self, module: ModuleContext, call: ast.Call) -> bool:
         """True if ``call`` is ``op.upsert/update/delete`` or a project function that calls one."""
@@ -684,6 +768,16 @@ def _timeout_state(call: ast.Call, positional: int | None) -> str:
         value = call.args[positional]
         return "none" if isinstance(value, ast.Constant) and value.value is None else "set"
     return "missing"
+
+
+def _nodes_in_scope(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """The nodes of a function body, not entering nested functions, lambdas or classes."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def _module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:

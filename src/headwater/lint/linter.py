@@ -51,7 +51,8 @@ def lint_project(path: str | Path, *, select: Iterable[str] | None = None,
                  ignore: Iterable[str] | None = None) -> LintReport:
     """Lint the connector project at ``path`` (a folder with connector.py, or the file itself).
 
-    Findings silenced by a ``# noqa: HW0xx`` comment on their line (or a bare ``# noqa``) are dropped::
+    Findings silenced by a ``# noqa: HW0xx`` comment on their line (an id prefix such as ``HW06``
+    silences the family; a bare ``# noqa`` every rule) are dropped::
 
         report = lint_project("examples/hello", ignore=["HW013"])
         for finding in report.findings:
@@ -68,13 +69,18 @@ def lint_project(path: str | Path, *, select: Iterable[str] | None = None,
     for rule in rules:
         for violation in rule.check(project):
             codes = noqa.get(violation.path, {}).get(violation.line, frozenset())
-            if codes is None or rule.id in codes:
+            if codes is None or _silenced(rule.id, codes):
                 continue
             findings.append(Finding(
                 rule=rule.id, severity=rule.severity, path=violation.path, line=violation.line,
                 col=violation.col, message=violation.message, hint=violation.hint or rule.fix,
             ))
     return LintReport.from_findings(findings, project.files())
+
+
+def _silenced(rule_id: str, codes: frozenset[str]) -> bool:
+    """True if a ``# noqa`` code names the rule or is a prefix of its id (``HW06``; not ``HW`` alone)."""
+    return rule_id in codes or any(len(code) >= 3 and rule_id.startswith(code) for code in codes)
 
 
 def _noqa_maps(project: ProjectContext) -> dict[str, NoqaMap]:

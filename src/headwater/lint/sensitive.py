@@ -35,12 +35,14 @@ _NOT_SECRET_WORDS = frozenset({
     "used", "usage", "estimate", "estimated", "counter", "error", "message", "msg", "help", "title",
     "version", "provider", "flow", "grant", "template", "prompt", "stream", "tokens", "hash", "hashed",
     "reset", "changed", "last", "updated", "created", "at", "date", "time", "strength", "rules", "is", "has",
-    "use", "should", "requirements", "ref", "re", "regexp", "rx", "pat",
+    "use", "should", "requirements", "ref", "re", "regexp", "rx", "pat", "encrypted", "masked", "redacted",
+    "obfuscated",
 })
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _PLACEHOLDER_MARKERS = (
     "your", "xxx", "***", "...", "changeme", "change_me", "change-me", "placeholder", "example",
     "dummy", "redacted", "replace", "todo", "fixme", "insert_", "enter_", "fake", "sample",
+    "_here", "-here", "demo", "mock",
 )
 _PLAIN_WORDS = frozenset({
     "true", "false", "none", "null", "bearer", "basic", "token", "secret", "password", "test", "string",
@@ -58,7 +60,10 @@ _TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), "a JSON Web Token"),
     (re.compile(r"SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"), "a SendGrid key"),
 )
-_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")
+# Key material, not the marker: a BEGIN line followed by at least 64 base64 characters (a real key
+# has hundreds); "-----BEGIN PRIVATE KEY-----\n...\n" and markers used in checks are not keys.
+_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\[rn]|\s)*"
+                          r"(?:[A-Za-z0-9+/=]+:[^\n]*(?:\\n|\n))*(?:(?:\\[rn]|\s)*[A-Za-z0-9+/=]){64}")
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^/\s:@{}\[\]]+):(?P<password>[^/\s@{}\[\]]+)@")
 _REGEX = re.compile(r"^\^|\$$|\[.+\]|\(\?|\.\*|\\[wdsWDSb]")
 _RANDOM = re.compile(r"[A-Za-z0-9+/=_\-]+")
@@ -134,8 +139,11 @@ def describe_token(value: str) -> str | None:
     password in it, or a long random-looking string (mixed case and digits, high entropy).
     """
     stripped = value.strip()
-    if _PRIVATE_KEY.search(stripped):
-        return "a private key"
+    key = _PRIVATE_KEY.search(stripped)
+    if key is not None:
+        body = re.sub(r"\\[rn]|\s", "", key.group(0).split("-----")[-1])
+        if len(set(body)) >= 16 and not is_placeholder(body):
+            return "a private key"
     for pattern, description in _TOKEN_PATTERNS:
         if pattern.fullmatch(stripped):
             return description

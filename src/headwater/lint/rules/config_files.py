@@ -164,7 +164,9 @@ def check_configuration_shape(project: ProjectContext) -> Iterator[Violation]:
     summary="configuration.json holds a secret-looking value and git does not ignore it.",
     why="""configuration.json is where local credentials live while developing. If git does not
     ignore it, the next `git add .` commits the API key or password to the repository's history,
-    where it stays even after the file is fixed. Checked only inside a git work tree.""",
+    where it stays even after the file is fixed. Checked only inside a git work tree; placeholders
+    (`<YOUR_API_KEY>`, `your-token-here`) and values that the project's README shows as examples
+    are not secrets.""",
     fix="Add `configuration.json` to .gitignore (commit a configuration.example.json with placeholders instead).",
     bad=Example('''
         {
@@ -183,8 +185,10 @@ def check_configuration_secrets(project: ProjectContext) -> Iterator[Violation]:
     configuration = read_configuration(project)
     if configuration is None or not isinstance(configuration.value, dict):
         return
+    published = _published_text(project)
     secrets = [key for key, value in configuration.value.items() if isinstance(value, str) and (
-        (is_secret_name(key) and is_secret_value(value)) or describe_token(value) is not None)]
+        (is_secret_name(key) and is_secret_value(value)) or describe_token(value) is not None)
+        and value.strip() not in published]
     if not secrets or not _git_tracks(project.root, project.root / CONFIGURATION):
         return
     line, col = configuration.positions.get(secrets[0], (1, 1))
@@ -193,6 +197,18 @@ def check_configuration_secrets(project: ProjectContext) -> Iterator[Violation]:
                     f"{CONFIGURATION} holds secret-looking values ({names}) and git does not ignore the file",
                     "add `configuration.json` to .gitignore (and commit a configuration.example.json with "
                     "placeholders such as \"<YOUR_API_KEY>\")")
+
+
+def _published_text(project: ProjectContext) -> str:
+    """The project's README text: a value shown there is a published example, not a secret."""
+    texts = []
+    for path in sorted(project.root.glob("README*"))[:3]:
+        try:
+            if path.is_file() and path.stat().st_size <= 1_000_000:
+                texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+    return "\n".join(texts)
 
 
 def _git_tracks(root: Path, path: Path) -> bool:

@@ -1,5 +1,5 @@
-"""Rules on credentials written into the code: secret-named literals, token-shaped literals, and
-Authorization headers or basic-auth pairs built from literals."""
+"""Rules on credentials written into the code (secret-named literals, token-shaped literals,
+Authorization headers or basic-auth pairs built from literals) or into log lines and error messages."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import ast
 import re
 from collections.abc import Iterator
 
-from headwater.lint.context import ModuleContext, ProjectContext
+from headwater.lint.context import ModuleContext, ProjectContext, target_key
 from headwater.lint.registry import Example, Violation, rule
+from headwater.lint.rules.config_files import read_configuration
+from headwater.lint.rules.logging import stdlib_logger_call
+from headwater.lint.rules.state import CONFIGURATION_NAMES
+from headwater.lint.rules.structure import find_update_function
 from headwater.lint.sensitive import describe_token, is_placeholder, is_secret_name, is_secret_value, name_words
 
 __all__ = ["literal_text"]
@@ -111,11 +115,17 @@ def _hardcoded_secrets(module: ModuleContext) -> Iterator[tuple[str, ast.AST, as
     good=Example('''
         import requests
         from fivetran_connector_sdk import Connector, Operations as op
+        from requests.adapters import HTTPAdapter
+        from urllib3.util import Retry
+
+        RETRY = Retry(total=5, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504])
+        session = requests.Session()
+        session.mount("https://", HTTPAdapter(max_retries=RETRY))
 
 
         def update(configuration: dict, state: dict):
             api_key = configuration["api_key"]
-            response = requests.get("https://api.example.com/items", headers={"X-API-Key": api_key}, timeout=30)
+            response = session.get("https://api.example.com/items", headers={"X-API-Key": api_key}, timeout=30)
             response.raise_for_status()
             for item in response.json()["items"]:
                 op.upsert(table="items", data=item)
@@ -138,7 +148,9 @@ def check_hardcoded_secrets(project: ProjectContext) -> Iterator[Violation]:
     summary="A string literal looks like a credential (a known token format, a URL with a password, a random key).",
     why="""Recognisable token formats (GitHub, Slack, Stripe, AWS, Google, JWTs, private keys), URLs
     with a password in them and long random-looking strings are almost always credentials, whatever
-    the variable is called. They belong in the configuration, not in the code.""",
+    the variable is called. They belong in the configuration, not in the code. A private key counts
+    only with its key material: a bare `-----BEGIN PRIVATE KEY-----` marker (checked for, or added
+    around a configured key) is not one.""",
     fix="Move the value to configuration.json and read it with `configuration[\"...\"]`.",
     bad=Example('''
         import psycopg2
@@ -296,11 +308,17 @@ def _credential_part(text: str) -> str | None:
     good=Example('''
         import requests
         from fivetran_connector_sdk import Connector, Operations as op
+        from requests.adapters import HTTPAdapter
+        from urllib3.util import Retry
+
+        RETRY = Retry(total=5, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504])
+        session = requests.Session()
+        session.mount("https://", HTTPAdapter(max_retries=RETRY))
 
 
         def update(configuration: dict, state: dict):
             headers = {"Authorization": f"Bearer {configuration['api_token']}"}
-            response = requests.get("https://api.example.com/items", headers=headers, timeout=30)
+            response = session.get("https://api.example.com/items", headers=headers, timeout=30)
             response.raise_for_status()
             for item in response.json()["items"]:
                 op.upsert(table="items", data=item)
@@ -357,3 +375,271 @@ def _literal_pair(module: ModuleContext, value: ast.AST) -> bool:
     if user is None or password is None or password[1]:
         return False
     return bool(user[0]) and not is_placeholder(password[0]) and len(password[0]) >= 4 and "{" not in password[0]
+
+
+# ------------------------------------------------------------------------------------ HW053
+def _secret_key_name(name: str) -> bool:
+    """A dict key or field that holds a credential: ``api_key``, ``Authorization``, ``X-API-Key``."""
+    return is_secret_name(name) or name.lower() in _AUTH_HEADERS
+
+
+class _SecretFlow:
+    """What carries a secret in one module: names holding one, dicts or strings built with one."""
+
+    def __init__(self, project: ProjectContext, module: ModuleContext) -> None:
+        self.module = module
+        update = find_update_function(module) if module.is_connector else None
+        #: per function: the parameters that receive the configuration (by name, or update's first)
+        self.configuration: dict[ast.AST, set[str]] = {}
+        for function in module.all_functions:
+            arguments = function.args
+            names = {arg.arg for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+                     if arg.arg in CONFIGURATION_NAMES}
+            if function is update and arguments.args:
+                names.add(arguments.args[0].arg)
+            if names:
+                self.configuration[function] = names
+        configuration = read_configuration(project)
+        values = configuration.value if configuration is not None else None
+        self.configuration_has_secrets = isinstance(values, dict) and any(_secret_key_name(key) for key in values)
+        #: names never given a value read under a non-secret key (``token = body["next_token"]``)
+        self.not_secret: set[str] = set()
+        #: name -> the secret key it holds (``headers`` -> ``Authorization``), for dicts and strings built with one
+        self.holders: dict[str, str] = {}
+        assignments: list[tuple[str, ast.AST]] = []
+        for node in module.nodes(ast.Assign):
+            for target in node.targets:
+                key = _leaf_name(target)
+                if key is not None:
+                    assignments.append((key, node.value))
+                if isinstance(target, ast.Subscript):  # headers["Authorization"] = ...
+                    field = _str_constant(target.slice)
+                    owner = _leaf_name(target.value)
+                    if field is not None and owner is not None and _secret_key_name(field) \
+                            and not _literal(node.value):
+                        self.holders.setdefault(owner, field)
+        for annotated in module.nodes(ast.AnnAssign):
+            key = _leaf_name(annotated.target)
+            if key is not None and annotated.value is not None:
+                assignments.append((key, annotated.value))
+        for name, value in assignments:
+            source = _read_key(value)
+            if source is not None and not _secret_key_name(source):
+                self.not_secret.add(name)
+        for call in module.calls:  # headers.update({"Authorization": ...})
+            func = call.func
+            if isinstance(func, ast.Attribute) and func.attr == "update" and call.args:
+                owner = _leaf_name(func.value)
+                field = self._dict_secret(call.args[0])
+                if owner is not None and field is not None:
+                    self.holders.setdefault(owner, field)
+        for _ in range(2):  # a URL built with a key, then logged; a dict of such values
+            for name, value in assignments:
+                if name in self.holders:
+                    continue
+                field = self._dict_secret(value) if isinstance(value, ast.Dict) else self._built_with(value)
+                if field is not None:
+                    self.holders[name] = field
+
+    def _configuration_names(self, node: ast.AST) -> set[str]:
+        """The configuration parameters of the functions around ``node`` (a name rebound inside one,
+        e.g. a loop variable `config`, is not the configuration)."""
+        names: set[str] = set()
+        function = self.module.function_of(node)
+        while function is not None:
+            names |= self.configuration.get(function, set())
+            function = self.module.function_of(function)
+        return names
+
+    def _dict_secret(self, value: ast.AST) -> str | None:
+        if not isinstance(value, ast.Dict):
+            return None
+        for key, item in zip(value.keys, value.values):
+            field = _str_constant(key)
+            if field is not None and _secret_key_name(field) and not _literal(item):
+                return field
+        return None
+
+    def _built_with(self, value: ast.AST) -> str | None:
+        """The secret a string is built from: an f-string, ``+`` or ``.format()`` with one in it."""
+        parts: list[ast.AST] = []
+        if isinstance(value, ast.JoinedStr):
+            parts = [part.value for part in value.values if isinstance(part, ast.FormattedValue)]
+        elif isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Mod)):
+            parts = [value.left, value.right]
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "format":
+            parts = [*value.args, *(keyword.value for keyword in value.keywords)]
+        for part in parts:
+            found = self.secret(part, holders=False) or self._built_with(part)
+            if found is not None:
+                return found
+        return None
+
+    def secret(self, expr: ast.AST, *, holders: bool = True) -> str | None:
+        """What secret ``expr`` shows when written into a message, or ``None``."""
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in ("str", "repr") \
+                and len(expr.args) == 1:
+            return self.secret(expr.args[0], holders=holders)
+        configuration = self._configuration_names(expr)
+        field = _read_key(expr)
+        if field is not None:
+            owner = _leaf_name(_read_owner(expr))
+            if owner in configuration and is_secret_name(field):
+                return f"configuration[{field!r}]"
+            if _secret_key_name(field) and owner is not None and owner in self.holders:
+                return f"{owner}[{field!r}]"
+            return None
+        name = _leaf_name(expr)
+        if name is None:
+            return None
+        if isinstance(expr, ast.Name) and name in configuration:
+            return "the whole configuration" if self.configuration_has_secrets else None
+        if holders and name in self.holders:
+            return f"`{self.module.text(expr, 30)}` (it holds {self.holders[name]!r})"
+        if is_secret_name(name) and name not in self.not_secret:
+            return f"`{self.module.text(expr, 30)}`"
+        return None
+
+
+def _leaf_name(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _read_key(expr: ast.AST) -> str | None:
+    """``"k"`` for ``x["k"]`` and ``x.get("k", ...)``."""
+    if isinstance(expr, ast.Subscript):
+        return _str_constant(expr.slice)
+    if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "get"
+            and expr.args):
+        return _str_constant(expr.args[0])
+    return None
+
+
+def _read_owner(expr: ast.AST) -> ast.AST | None:
+    if isinstance(expr, ast.Subscript):
+        return expr.value
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        return expr.func.value
+    return None
+
+
+def _literal(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant)
+
+
+def _message_parts(expr: ast.AST) -> Iterator[ast.AST]:
+    """The values a message shows: the pieces of f-strings, ``+``/``%`` and ``.format()``, and
+    plain arguments. Not inside other calls (``len(token)``, ``mask(key)``) or slices (``key[:4]``)."""
+    if isinstance(expr, ast.JoinedStr):
+        for part in expr.values:
+            if isinstance(part, ast.FormattedValue):
+                yield from _message_parts(part.value)
+    elif isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Mod)):
+        yield from _message_parts(expr.left)
+        yield from _message_parts(expr.right)
+    elif isinstance(expr, (ast.Tuple, ast.List)):
+        for element in expr.elts:
+            yield from _message_parts(element)
+    elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format":
+        yield from _message_parts(expr.func.value)
+        for value in [*expr.args, *(keyword.value for keyword in expr.keywords)]:
+            yield from _message_parts(value)
+    elif not isinstance(expr, ast.Constant):
+        yield expr
+
+
+def _message_sinks(module: ModuleContext) -> Iterator[tuple[ast.AST, str, list[ast.AST]]]:
+    """``(node, what, arguments)`` for log calls, print() and raised exceptions."""
+    loggers = _stdlib_loggers(module)
+    for call in module.calls:
+        method = module.log_method(call)
+        if method is not None:
+            yield call, f"log.{method}()", list(call.args)
+        elif isinstance(call.func, ast.Name) and call.func.id == "print" and not module.in_main_guard(call):
+            yield call, "print()", list(call.args)
+        elif stdlib_logger_call(module, call, loggers):
+            yield call, f"{module.text(call.func, 30)}()", list(call.args)
+    for raised in module.nodes(ast.Raise):
+        if isinstance(raised.exc, ast.Call):
+            yield raised, f"the {module.text(raised.exc.func, 30)} message", list(raised.exc.args)
+
+
+def _stdlib_loggers(module: ModuleContext) -> set[str]:
+    kinds: dict[str, set[bool]] = {}
+    for node in module.nodes(ast.Assign):
+        is_logger = isinstance(node.value, ast.Call) and module.qualname(node.value.func) == "logging.getLogger"
+        for target in node.targets:
+            key = target_key(target)
+            if key is not None:
+                kinds.setdefault(key, set()).add(is_logger)
+    return {key for key, found in kinds.items() if found == {True}}
+
+
+@rule(
+    "HW053", "secret-in-log", "error",
+    summary="A log line or exception message contains a credential (a key, a token, auth headers, a URL with a key).",
+    why="""Log lines and error messages are shown in the sync logs and the dashboard, kept for a long
+    time and read by many people; unlike the configuration they are not treated as secret. Writing
+    request headers (they carry the Authorization header), an API key, a token, a password, the whole
+    configuration, or a URL or body built with a key into a message publishes the credential. Masked
+    or measured values (`key[:4]`, `len(token)`) are fine.""",
+    fix="Log what identifies the request without the credential: the URL path, the status code, `api_key[:4] + '...'`.",
+    bad=Example('''
+        import requests
+        from fivetran_connector_sdk import Connector, Logging as log, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            headers = {"Authorization": f"Bearer {configuration['api_token']}"}
+            log.info(f"GET /items with headers {headers}")
+            response = requests.get("https://api.example.com/items", headers=headers, timeout=30)
+            response.raise_for_status()
+            for item in response.json()["items"]:
+                op.upsert(table="items", data=item)
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    ''', line=7),
+    good=Example('''
+        import requests
+        from fivetran_connector_sdk import Connector, Logging as log, Operations as op
+        from requests.adapters import HTTPAdapter
+        from urllib3.util import Retry
+
+        RETRY = Retry(total=5, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504])
+        session = requests.Session()
+        session.mount("https://", HTTPAdapter(max_retries=RETRY))
+
+
+        def update(configuration: dict, state: dict):
+            token = configuration["api_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            log.info(f"GET /items with the token {token[:4]}...")
+            response = session.get("https://api.example.com/items", headers=headers, timeout=30)
+            response.raise_for_status()
+            for item in response.json()["items"]:
+                op.upsert(table="items", data=item)
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_secret_in_log(project: ProjectContext) -> Iterator[Violation]:
+    for module in project.modules:
+        flow: _SecretFlow | None = None
+        for node, what, arguments in _message_sinks(module):
+            flow = flow or _SecretFlow(project, module)
+            for argument in arguments:
+                found = next((secret for part in _message_parts(argument)
+                              for secret in [flow.secret(part)] if secret is not None), None)
+                if found is not None:
+                    yield module.violation(node, f"{what} writes {found} into the message, where everyone who reads "
+                                           "the logs sees it", "leave the credential out, or mask it: "
+                                           "`value[:4] + '...'`")
+                    break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from headwater.lint.blocks import LOOPS, local_nodes
@@ -88,11 +89,13 @@ def check_bare_except(project: ProjectContext) -> Iterator[Violation]:
 # ------------------------------------------------------------------------------------ HW071
 @rule(
     "HW071", "swallowed-exception", "warning",
-    summary="`except Exception` that neither re-raises nor logs.",
+    summary="`except Exception` around requests or operations that neither re-raises nor logs.",
     why="""Catching every exception and carrying on silently turns failures into missing data:
-    the sync succeeds, nobody is told, and the rows that failed are never retried. A handler that
-    logs, re-raises, or hands the exception on (collecting it, returning it) is not reported, nor is
-    one that lets a retry loop try again (the try block returns or breaks on success).""",
+    the sync succeeds, nobody is told, and the rows that failed are never retried. Reported when
+    the try block does sync work (a request, an operation, or a project function doing either). A
+    handler that logs, re-raises, or hands the exception on (collecting it, returning it) is not
+    reported, nor is one that lets a retry loop try again (the try block returns or breaks on
+    success), nor a local fallback such as `try: return float(text) except Exception: return None`.""",
     fix="Log it (`log.warning(f\"...: {exc}\")`) or let it propagate; better, catch only the errors you expect.",
     bad=Example('''
         import requests
@@ -115,12 +118,18 @@ def check_bare_except(project: ProjectContext) -> Iterator[Violation]:
     good=Example('''
         import requests
         from fivetran_connector_sdk import Connector, Logging as log, Operations as op
+        from requests.adapters import HTTPAdapter
+        from urllib3.util import Retry
+
+        RETRY = Retry(total=5, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504])
+        session = requests.Session()
+        session.mount("https://", HTTPAdapter(max_retries=RETRY))
 
 
         def update(configuration: dict, state: dict):
             for item_id in (1, 2, 3):
                 try:
-                    response = requests.get(f"https://api.example.com/items/{item_id}", timeout=30)
+                    response = session.get(f"https://api.example.com/items/{item_id}", timeout=30)
                     response.raise_for_status()
                     op.upsert(table="items", data=response.json())
                 except requests.HTTPError as exc:
@@ -137,10 +146,25 @@ def check_swallowed_exceptions(project: ProjectContext) -> Iterator[Violation]:
             caught = _catches_broadly(module, handler)
             if caught is None or _reports(module, handler) or _retries(module, handler):
                 continue
+            if not _does_sync_work(project, module, handler):
+                continue  # a local fallback (parse a value or use None): a choice, not a lost failure
             bound = f" as {handler.name}" if handler.name else ""
             yield module.violation(handler, f"`except {caught}{bound}:` swallows every error: no raise, no log",
                                    "log it (`log.warning(f\"...: {exc}\")`) or re-raise; better, catch only the "
                                    "exceptions you expect")
+
+
+def _does_sync_work(project: ProjectContext, module: ModuleContext, handler: ast.ExceptHandler) -> bool:
+    """True if the try block makes a request, sends records or checkpoints (itself or through a
+    project function): what fails there is data, not a value being parsed."""
+    attempt = module.parents.get(handler)
+    if not isinstance(attempt, ast.Try):
+        return False
+    for node in local_nodes(attempt.body):
+        if isinstance(node, ast.Call) and (project.calls_network(module, node) or project.sends_records(module, node)
+                                           or module.op_method(node) is not None):
+            return True
+    return False
 
 
 def _retries(module: ModuleContext, handler: ast.ExceptHandler) -> bool:
@@ -179,8 +203,8 @@ def _reports(module: ModuleContext, handler: ast.ExceptHandler) -> bool:
 
 # ------------------------------------------------------------------------------------ HW072
 @rule(
-    "HW072", "raise-without-from", "warning",
-    summary="A new exception is raised inside `except` without `from`.",
+    "HW072", "raise-without-from", "info",
+    summary="A new exception is raised inside `except` without `from` (style: the cause is still shown).",
     why="""`raise SomeError(...)` in an except block without `from exc` presents the new error as a
     second failure \"during handling\" of the first, instead of as its consequence; with `from exc`
     the traceback shows the original cause directly, which is what someone reading the sync log
@@ -240,3 +264,200 @@ def _innermost_handler(module: ModuleContext, node: ast.AST) -> ast.ExceptHandle
         if isinstance(ancestor, ast.ExceptHandler):
             return ancestor
     return None
+
+
+# ------------------------------------------------------------------------------------ HW073
+_REQUEST_ERRORS = re.compile(r"^(?:requests|httpx|urllib3|urllib\.error|aiohttp)\.|"
+                             r"(?:^|\.)(?:RequestException|HTTPError|ConnectionError|Timeout|ReadTimeout|"
+                             r"ConnectTimeout|URLError|HTTPStatusError|TransportError)$")
+_EMPTY_RETURNS = (None, "", False, 0)
+
+
+def _caught(module: ModuleContext, handler: ast.ExceptHandler) -> tuple[str, bool] | None:
+    """``(what, broad)`` for a handler that catches everything or request errors, else ``None``."""
+    if handler.type is None:
+        return "except:", True
+    broad = _catches_broadly(module, handler)
+    if broad is not None:
+        return f"except {module.text(handler.type, 40)}", True
+    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    for name in caught:
+        qualified = module.qualname(name) or module.text(name)
+        if _REQUEST_ERRORS.search(qualified):
+            return f"except {module.text(handler.type, 40)}", False
+    return None
+
+
+def _log_call(module: ModuleContext, node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    if module.log_method(node) is not None or (isinstance(func, ast.Name) and func.id == "print"):
+        return True
+    return isinstance(func, ast.Attribute) and func.attr in _REPORTING_METHODS - {"exit"}
+
+
+def _logs_and_carries_on(module: ModuleContext, handler: ast.ExceptHandler) -> str | None:
+    """How the handler carries on after logging (``"continue"``, ``"break"``, ``"return None"``,
+    ``"pass"``) when that is all it does: log, count, and go on; ``None`` otherwise."""
+    logged = False
+    ending = "pass"
+    for statement in handler.body:
+        if isinstance(statement, ast.Expr) and _log_call(module, statement.value):
+            logged = True
+        elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # a comment-like string
+        elif isinstance(statement, ast.AugAssign) and isinstance(statement.value, ast.Constant):
+            continue  # failures += 1
+        elif isinstance(statement, ast.Pass):
+            continue
+        elif isinstance(statement, (ast.Continue, ast.Break)):
+            ending = "continue" if isinstance(statement, ast.Continue) else "break"
+        elif isinstance(statement, ast.Return):
+            value = statement.value
+            if value is None or (isinstance(value, ast.Constant) and value.value in _EMPTY_RETURNS) or (
+                    isinstance(value, (ast.List, ast.Dict, ast.Tuple)) and not getattr(value, "elts", None)
+                    and not getattr(value, "keys", None)):
+                ending = f"return {module.text(value, 10) if value is not None else ''}".strip()
+            else:
+                return None
+        else:
+            return None
+    return ending if logged else None
+
+
+@rule(
+    "HW073", "log-and-continue", "warning",
+    summary="A failure is logged and the sync carries on without the data (`except: log; continue`).",
+    why="""Logging an error is not handling it. When the code that fails is an upsert, or the request
+    that fetches a page, and the handler only logs and goes on (continue, pass, `return None` from a
+    fetch helper), the records are skipped, the sync succeeds, and its checkpoints move past them:
+    they are never synced, and the only trace is a log line. Not reported: handlers that re-raise,
+    decide something (an `if` on the status code), catch a specific parsing error, or let a retry
+    loop try again.""",
+    fix="""Let the error fail the sync (re-raise, or do not catch it): the next sync resumes from the
+    last checkpoint and gets the data. Skip a record only on purpose, for an error you name.""",
+    bad=Example('''
+        import requests
+        from fivetran_connector_sdk import Connector, Logging as log, Operations as op
+
+
+        def fetch_page(url: str):
+            try:
+                response = requests.get(url, timeout=30)
+                response.raise_for_status()
+                return response.json()
+            except requests.RequestException as exc:
+                log.warning(f"request failed: {exc}")
+                return None
+
+
+        def update(configuration: dict, state: dict):
+            page = fetch_page("https://api.example.com/items") or {"items": []}
+            for item in page["items"]:
+                op.upsert(table="items", data=item)
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    ''', line=10),
+    good=Example('''
+        import requests
+        from fivetran_connector_sdk import Connector, Operations as op
+        from requests.adapters import HTTPAdapter
+        from urllib3.util import Retry
+
+        RETRY = Retry(total=5, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504])
+        session = requests.Session()
+        session.mount("https://", HTTPAdapter(max_retries=RETRY))
+
+
+        def fetch_page(url: str):
+            response = session.get(url, timeout=30)
+            response.raise_for_status()  # fails the sync; the next one resumes from the last checkpoint
+            return response.json()
+
+
+        def update(configuration: dict, state: dict):
+            page = fetch_page("https://api.example.com/items")
+            for item in page["items"]:
+                op.upsert(table="items", data=item)
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_log_and_continue(project: ProjectContext) -> Iterator[Violation]:
+    for module in project.modules:
+        for handler in module.nodes(ast.ExceptHandler):
+            attempt = module.parents.get(handler)
+            if not isinstance(attempt, ast.Try):
+                continue
+            caught = _caught(module, handler)
+            if caught is None:
+                continue
+            ending = _logs_and_carries_on(module, handler)
+            if ending is None or _retries(module, handler):
+                continue
+            what, broad = caught
+            sends = next((node for node in local_nodes(attempt.body)
+                          if isinstance(node, ast.Call) and project.sends_records(module, node)), None)
+            if sends is not None and broad:
+                yield module.violation(
+                    handler, f"`{what}` logs and carries on ({ending}): the records sent in the try block "
+                    f"(`{module.text(sends.func, 30)}(...)`, line {sends.lineno}) are skipped and the sync "
+                    "still succeeds", "let the error fail the sync (re-raise); the next sync resumes from the "
+                    "last checkpoint")
+                continue
+            fetch = next((node for node in local_nodes(attempt.body)
+                          if isinstance(node, ast.Call) and project.calls_network(module, node)), None)
+            if fetch is None or sends is not None:
+                continue
+            function = module.function_of(handler)
+            if ending in ("continue", "break"):
+                if innermost_loop_of(module, handler) is None:
+                    continue
+                effect = "that page is skipped" if ending == "continue" else "the remaining pages are skipped"
+            elif ending.startswith("return") or (ending == "pass" and _ends_function(module, attempt, function)):
+                if function is None or not _returns_data(function):
+                    continue
+                effect = f"{function.name}() returns {ending[7:] or 'None'} as if there were no data"
+            else:
+                continue
+            yield module.violation(
+                handler, f"`{what}` around `{module.text(fetch.func, 30)}(...)` (line {fetch.lineno}) logs and "
+                f"carries on: {effect}, and the sync succeeds without it",
+                "let the error fail the sync (re-raise); the next sync resumes from the last checkpoint")
+
+
+def innermost_loop_of(module: ModuleContext, node: ast.AST) -> ast.AST | None:
+    for ancestor in module.ancestors(node):
+        if isinstance(ancestor, SCOPES):
+            return None
+        if isinstance(ancestor, LOOPS):
+            return ancestor
+    return None
+
+
+def _ends_function(module: ModuleContext, attempt: ast.Try, function: ast.AST | None) -> bool:
+    """True if nothing runs after the try statement in its function (the handler falls off the end)."""
+    if function is None:
+        return False
+    current: ast.AST = attempt
+    while current is not function:
+        block, index = module.block_position(current)
+        if block is None or index != len(block) - 1:
+            return False
+        parent = module.parents.get(current)
+        if parent is None or isinstance(parent, LOOPS):
+            return False
+        current = parent
+    return True
+
+
+def _returns_data(function: ast.AST) -> bool:
+    """True if the function returns a value somewhere (a fetch helper, not a procedure)."""
+    return any(isinstance(node, ast.Return) and node.value is not None
+               and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+               for node in local_nodes(getattr(function, "body", [])))

@@ -4,11 +4,22 @@ points, records stream page by page instead of piling up in memory."""
 from __future__ import annotations
 
 import ast
+import bisect
+import re
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from headwater.lint.blocks import COMPREHENSIONS, LOOPS, is_conditional, local_nodes, statement_lists
-from headwater.lint.context import DATA_OPS, RECORD_OPS, SCOPES, FunctionKey, ModuleContext, ProjectContext
+from headwater.lint.context import (
+    DATA_OPS,
+    RECORD_OPS,
+    SCOPES,
+    FunctionKey,
+    ModuleContext,
+    ProjectContext,
+    target_key,
+)
 from headwater.lint.registry import Example, Violation, rule
 from headwater.lint.rules.structure import find_update_function
 
@@ -285,10 +296,14 @@ def check_yield_operations(project: ProjectContext) -> Iterator[Violation]:
 # ------------------------------------------------------------------------------------ HW014
 @rule(
     "HW014", "accumulate-then-upsert", "warning",
-    summary="Every page is collected into one list, which is upserted only after the pagination loop.",
+    summary="What every request of a pagination loop returns is collected in one list, upserted only after the loop.",
     why="""Holding the whole source in memory defeats pagination: memory grows with the data,
     large syncs run out of memory, and nothing can be checkpointed until every page has been
-    fetched, so a failure on the last page loses all of them.""",
+    fetched, so a failure on the last page loses all of them. Reported when values flow from a
+    response inside a loop that makes a request per iteration into a list that grows across
+    iterations and is upserted later (in the same function, or by a caller the list is returned
+    to). Lists of ids, dates or table names built without a request, and lists whose items are
+    each fetched again before anything is upserted, are not reported.""",
     fix="""Upsert each page's records inside the loop and checkpoint after each page (or make the
     fetching function a generator that yields one page at a time).""",
     bad=Example('''
@@ -315,12 +330,18 @@ def check_yield_operations(project: ProjectContext) -> Iterator[Violation]:
     good=Example('''
         import requests
         from fivetran_connector_sdk import Connector, Operations as op
+        from requests.adapters import HTTPAdapter
+        from urllib3.util import Retry
+
+        RETRY = Retry(total=5, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504])
+        session = requests.Session()
+        session.mount("https://", HTTPAdapter(max_retries=RETRY))
 
 
         def update(configuration: dict, state: dict):
             url = state.get("next_url", "https://api.example.com/items")
             while url:
-                response = requests.get(url, timeout=30)
+                response = session.get(url, timeout=30)
                 response.raise_for_status()
                 body = response.json()
                 for record in body["items"]:
@@ -333,92 +354,330 @@ def check_yield_operations(project: ProjectContext) -> Iterator[Violation]:
     '''),
 )
 def check_accumulate_then_upsert(project: ProjectContext) -> Iterator[Violation]:
-    accumulators: dict[FunctionKey, tuple[ModuleContext, ast.AST, str, int]] = {}
-    reported: set[tuple[str, int, int]] = set()
+    found: list[_Accumulation] = []
     for module in project.modules:
         for function in module.all_functions:
-            for block in statement_lists(function):
-                for index, statement in enumerate(block):
-                    if not _is_pagination_loop(project, module, statement):
-                        continue
-                    for name in _fresh_lists(block[:index]):
-                        grow = _growth(statement, name)
-                        if grow is None or _drained(project, module, statement, name):
-                            continue
-                        later: list[ast.AST] = list(block[index + 1:])
-                        user = _later_upsert(project, module, later, name)
-                        if user is not None:
-                            key = (module.display, *module.position(grow))
-                            if key not in reported:
-                                reported.add(key)
-                                yield _accumulate_violation(module, grow, name, statement.lineno,
-                                                            f"upserted only after it (line {_line(user)})")
-                        elif any(isinstance(node, ast.Return) and _mentions(node, name)
-                                 for node in local_nodes(later)):
-                            accumulators[(module.dotted, function.name)] = (module, grow, name, statement.lineno)
-    if not accumulators:
+            found += _accumulations(project, module, function)
+    if not found:
         return
-    for module in project.modules:
-        for function in module.all_functions:
-            for loop, callee in _loops_over_calls(project, module, function):
-                found = accumulators.get(callee)
-                if found is None or sends_records_in(project, module, list(loop.body)) is None:
+    # Functions that return a list of every page (also inside a tuple or dict), and what feeds what.
+    accumulators: dict[FunctionKey, list[_Accumulation]] = defaultdict(list)
+    reported: dict[int, tuple[_Accumulation, str]] = {}
+    for accumulation in found:
+        if accumulation.sink is not None:
+            reported[id(accumulation)] = (accumulation, accumulation.sink)
+        elif accumulation.returned:
+            accumulators[accumulation.key].append(accumulation)
+    _follow_returns(project, accumulators, reported)
+    # An accumulation whose pages come from a function that itself returns every page: both hold it all.
+    for accumulation, _ in list(reported.values()):
+        for source in accumulation.fed_by(project, accumulators):
+            for inner in accumulators.get(source, []):
+                if id(inner) not in reported:
+                    reported[id(inner)] = (inner, f"returned whole by {inner.key[1]}() to "
+                                           f"{accumulation.function.name}(), which collects it again "
+                                           f"(line {_line(accumulation.grow)})")
+    seen: set[tuple[str, int, int]] = set()
+    for accumulation, tail in sorted(reported.values(), key=lambda item: (item[0].module.display,
+                                                                         _line(item[0].grow))):
+        module = accumulation.module
+        place = (module.display, *module.position(accumulation.grow))
+        if place in seen:
+            continue
+        seen.add(place)
+        yield module.violation(
+            accumulation.grow, f"`{accumulation.name}` collects what every request of the loop at line "
+            f"{accumulation.loop.lineno} returns and is {tail}: the whole source sits in memory and nothing "
+            "is checkpointed until the last page",
+            "upsert each page's records inside the loop and checkpoint per page (or yield page by page)")
+
+
+@dataclass
+class _Accumulation:
+    """A list that grows, inside a loop making a network request per iteration, with what came back."""
+
+    module: ModuleContext
+    function: ast.FunctionDef | ast.AsyncFunctionDef
+    loop: ast.For | ast.AsyncFor | ast.While
+    name: str
+    grow: ast.AST
+    sink: str | None = None     # "upserted only after it (line N)"
+    returned: bool = False      # the function returns it (possibly inside a tuple or dict)
+
+    @property
+    def key(self) -> FunctionKey:
+        return (self.module.dotted, self.function.name)
+
+    def fed_by(self, project: ProjectContext, accumulators: dict[FunctionKey, list[_Accumulation]]
+               ) -> set[FunctionKey]:
+        """Accumulator functions called in the loop (their whole result is collected again here)."""
+        keys = set()
+        for node in local_nodes(self.loop.body):
+            if isinstance(node, ast.Call):
+                target = project.callee(self.module, node)
+                if target is not None and target in accumulators:
+                    keys.add(target)
+        return keys
+
+
+def _accumulations(project: ProjectContext, module: ModuleContext, function: ast.FunctionDef | ast.AsyncFunctionDef
+                   ) -> Iterator[_Accumulation]:
+    for block in statement_lists(function):
+        for index, statement in enumerate(block):
+            if not isinstance(statement, LOOPS):
+                continue
+            names = _fresh_lists(block[:index])
+            if not names:
+                continue
+            growths = {name: _growths(statement, name) for name in names}
+            growths = {name: grows for name, grows in growths.items() if grows}
+            if not growths or not _requests_per_iteration(project, module, statement):
+                continue
+            fetched = _fetched_names(project, module, statement)
+            for name, grows in growths.items():
+                grow = next((node for node, value in grows if _from_network(project, module, value, fetched)), None)
+                if grow is None or _drained(project, module, statement, name):
                     continue
-                owner, grow, name, loop_line = found
-                key = (owner.display, *owner.position(grow))
-                if key not in reported:
-                    reported.add(key)
-                    where = "" if owner is module else f" of {module.display}"
-                    yield _accumulate_violation(
-                        owner, grow, name, loop_line,
-                        f"returned whole by {callee[1]}() and upserted by its caller {function.name}() "
-                        f"(line {loop.lineno}{where})")
+                accumulation = _Accumulation(module, function, statement, name, grow)
+                _after_loop(project, module, function, statement, {name}, accumulation)
+                yield accumulation
+
+
+def _requests_per_iteration(project: ProjectContext, module: ModuleContext, loop: ast.AST) -> bool:
+    """True if each iteration makes a request (an HTTP call, a cursor page, a project function doing
+    one), or the loop iterates a generator that does (one page per item)."""
+    if isinstance(loop, (ast.For, ast.AsyncFor)) and isinstance(loop.iter, ast.Call):
+        generator = project.calls_generator(module, loop.iter)
+        if generator is not None and generator in project.network_functions:
+            return True
+    return any(isinstance(node, ast.Call) and project.calls_network(module, node)
+               for node in local_nodes(getattr(loop, "body", [])))
+
+
+def _fetched_names(project: ProjectContext, module: ModuleContext, loop: ast.AST) -> set[str]:
+    """Names bound in the loop to what a request made in the loop returned, directly or derived."""
+    fetched: set[str] = set()
+    if (isinstance(loop, (ast.For, ast.AsyncFor)) and isinstance(loop.iter, ast.Call)
+            and project.calls_generator(module, loop.iter) is not None):
+        fetched |= _bound_names(loop.target)
+    bindings: list[tuple[ast.AST, ast.AST]] = []
+    for node in local_nodes(getattr(loop, "body", [])):
+        if isinstance(node, ast.Assign):
+            bindings += [(target, node.value) for target in node.targets]
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            bindings.append((node.target, node.value))
+        elif isinstance(node, ast.NamedExpr):
+            bindings.append((node.target, node.value))
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            bindings.append((node.target, node.iter))
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            bindings.append((node.optional_vars, node.context_expr))
+    changed = True
+    while changed:
+        changed = False
+        for target, value in bindings:
+            names = _bound_names(target) - fetched
+            if names and _from_network(project, module, value, fetched):
+                fetched |= names
+                changed = True
+    return fetched
+
+
+def _bound_names(target: ast.AST) -> set[str]:
+    """The names an assignment target binds or fills: ``a, (b, *c)``; ``d`` for ``d[key] = ...``."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(*(_bound_names(element) for element in target.elts))
+    if isinstance(target, ast.Starred):
+        return _bound_names(target.value)
+    root = _root_name(target)
+    return {root} if root is not None else set()
+
+
+def _from_network(project: ProjectContext, module: ModuleContext, value: ast.AST, fetched: set[str]) -> bool:
+    for node in local_nodes([value]):
+        if isinstance(node, ast.Name) and node.id in fetched:
+            return True
+        if isinstance(node, ast.Call) and project.calls_network(module, node):
+            return True
+    return False
+
+
+def _growths(loop: ast.AST, name: str) -> list[tuple[ast.AST, ast.AST]]:
+    """``(node, value)`` for each place the loop adds to the list: append, extend, insert, ``+=``."""
+    found: list[tuple[ast.AST, ast.AST]] = []
+    for node in local_nodes(getattr(loop, "body", [])):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("append", "extend", "insert") and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == name and node.args):
+            found.append((node, node.args[-1]))
+        elif (isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add)
+              and isinstance(node.target, ast.Name) and node.target.id == name):
+            found.append((node, node.value))
+    return found
+
+
+def _after_loop(project: ProjectContext, module: ModuleContext, function: ast.AST, after: ast.AST,
+                holders: set[str], accumulation: _Accumulation) -> None:
+    """What becomes of the list once ``after`` (the loop, or the statement receiving a returned list)
+    is done: upserted (``sink``), returned (``returned``), or neither."""
+    end = (getattr(after, "end_lineno", 0) or 0, getattr(after, "end_col_offset", 0) or 0)
+    holders = set(holders)
+    for node in _nodes_after(module, function, end):
+        if isinstance(node, ast.Assign) and _holds(node.value, holders):
+            for target in node.targets:
+                while isinstance(target, ast.Subscript):  # data["rows"] = records: data holds them
+                    target = target.value
+                holders |= _bound_names(target) if isinstance(target, (ast.Name, ast.Tuple, ast.List)) else set()
+        elif isinstance(node, ast.Return) and node.value is not None and _holds(node.value, holders):
+            accumulation.returned = True
+        elif accumulation.sink is None:
+            user = _sink(project, module, node, holders)
+            if user is not None:
+                accumulation.sink = f"upserted only after it (line {_line(user)})"
+
+
+def _nodes_after(module: ModuleContext, function: ast.AST, end: tuple[int, int]) -> list[ast.AST]:
+    """The function's nodes (same scope) that start at or after ``end``, in source order."""
+    cache: dict[ast.AST, tuple[list[tuple[int, int]], list[ast.AST]]] = module.memo.setdefault("nodes_in_order", {})
+    if function not in cache:
+        nodes = sorted(local_nodes(getattr(function, "body", [])), key=_source_position)
+        cache[function] = ([_source_position(node) for node in nodes], nodes)
+    positions, nodes = cache[function]
+    return nodes[bisect.bisect_left(positions, end):]
+
+
+_PASS_THROUGH = frozenset({"get", "copy", "values", "items", "pop"})
+
+
+def _holds(value: ast.AST, holders: set[str]) -> bool:
+    """True if ``value`` is (part of) a holder: the name, an item or slice of it (``data["rows"]``,
+    ``data.get("rows", [])``), ``list(...)`` of it, or a tuple, list or dict literal with one inside."""
+    if isinstance(value, ast.Name):
+        return value.id in holders
+    if isinstance(value, (ast.Subscript, ast.Attribute)):
+        return _holds(value.value, holders)
+    if isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Attribute) and func.attr in _PASS_THROUGH:
+            return _holds(func.value, holders)
+        if isinstance(func, ast.Name) and func.id in ("list", "sorted", "tuple") and len(value.args) == 1:
+            return _holds(value.args[0], holders)
+        return False
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return any(_holds(element, holders) for element in value.elts)
+    if isinstance(value, ast.Dict):
+        return any(element is not None and _holds(element, holders) for element in value.values)
+    return False
+
+
+def _root_name(expr: ast.AST) -> str | None:
+    """``response`` for ``response.json()["items"]``: through subscripts, attributes and method
+    calls without arguments."""
+    while True:
+        if isinstance(expr, (ast.Subscript, ast.Attribute)):
+            expr = expr.value
+        elif (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
+              and not expr.args and not expr.keywords):
+            expr = expr.func.value
+        else:
+            return expr.id if isinstance(expr, ast.Name) else None
+
+
+def _sink(project: ProjectContext, module: ModuleContext, node: ast.AST, holders: set[str]) -> ast.AST | None:
+    """Where ``node`` upserts the held records: a loop over them that sends records (see
+    :func:`_records_loop`), or a call that sends records and gets them as an argument."""
+    if isinstance(node, (ast.For, ast.AsyncFor)) and _holds(node.iter, holders):
+        return _records_loop(project, module, node)
+    if isinstance(node, ast.Call) and project.sends_records(module, node) and not project.calls_network(module, node):
+        arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
+        if any(isinstance(argument, ast.Name) and argument.id in holders for argument in arguments):
+            return node
+    return None
+
+
+def _records_loop(project: ProjectContext, module: ModuleContext, loop: ast.For | ast.AsyncFor) -> ast.AST | None:
+    """The first record-sending call of a loop that makes no request of its own (one that does walks
+    a list of ids or tables, not of records); ``None`` otherwise."""
+    body = list(local_nodes(loop.body))
+    if any(isinstance(node, ast.Call) and project.calls_network(module, node) for node in body):
+        return None
+    return next((node for node in body if isinstance(node, ast.Call) and project.sends_records(module, node)), None)
+
+
+def _follow_returns(project: ProjectContext, accumulators: dict[FunctionKey, list[_Accumulation]],
+                    reported: dict[int, tuple[_Accumulation, str]]) -> None:
+    """Callers of functions that return every page: upserting the result reports the accumulation;
+    returning it again makes the caller an accumulator too (to a fixed point)."""
+    calls: dict[FunctionKey, list[tuple[ModuleContext, ast.Call]]] = defaultdict(list)
+    for module in project.modules:
+        for call in module.calls:
+            target = project.callee(module, call)
+            if target is not None:
+                calls[target].append((module, call))
+    pending = dict(accumulators)
+    done: set[FunctionKey] = set()
+    while pending:
+        key, accumulations = pending.popitem()
+        done.add(key)
+        for module, call in calls.get(key, []):
+            function = module.function_of(call)
+            if function is None:
+                continue
+            probe = _Accumulation(module, function, accumulations[0].loop, accumulations[0].name, call)
+            parent = module.parents.get(call)
+            caller = f"its caller {function.name}()"
+            if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is call:
+                user = _records_loop(project, module, parent)
+                if user is not None:
+                    probe.sink = f"upserted by {caller} (line {_line(user)})"
+            elif isinstance(parent, ast.Assign) and parent.value is call:
+                holders = set().union(*(_bound_names(target) for target in parent.targets))
+                _after_loop(project, module, function, parent, holders, probe)
+                if probe.sink is not None:
+                    probe.sink = probe.sink.replace("upserted only after it", f"upserted by {caller}")
+            elif isinstance(parent, ast.Return):
+                probe.returned = True
+            elif (isinstance(parent, ast.Call) and project.sends_records(module, parent)
+                  and not project.calls_network(module, parent)):
+                probe.sink = f"upserted by {caller} (line {_line(parent)})"
+            if probe.sink is not None:
+                for accumulation in accumulations:
+                    if id(accumulation) not in reported:
+                        via = "" if accumulation.key == key else f" through {key[1]}()"
+                        reported[id(accumulation)] = (accumulation, f"returned whole by "
+                                                      f"{accumulation.function.name}(){via} and {probe.sink}")
+            elif probe.returned:
+                outer = (module.dotted, function.name)
+                if outer not in done and outer not in pending:
+                    pending[outer] = accumulations
+                    accumulators.setdefault(outer, accumulations)
 
 
 def _line(node: ast.AST) -> int:
     return int(getattr(node, "lineno", 0))
 
 
-def _accumulate_violation(module: ModuleContext, grow: ast.AST, name: str, loop_line: int, tail: str) -> Violation:
-    return module.violation(
-        grow, f"`{name}` collects every page of the loop at line {loop_line} and is {tail}: the whole "
-        "source sits in memory and nothing is checkpointed until the last page",
-        "upsert each page's records inside the loop and checkpoint per page (or yield page by page)")
-
-
-def _is_pagination_loop(project: ProjectContext, module: ModuleContext, statement: ast.AST) -> bool:
-    if isinstance(statement, ast.While):
-        return True
-    if isinstance(statement, (ast.For, ast.AsyncFor)):
-        return any(isinstance(node, ast.Call) and project.calls_network(module, node)
-                   for node in local_nodes(statement.body))
-    return False
-
-
 def _fresh_lists(statements: list[ast.stmt]) -> list[str]:
+    """Names these statements bind to a new empty list: ``x = []``, ``x = list()``, ``n, x = 0, []``."""
     names = []
     for statement in statements:
         if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            value = statement.value
-            empty = (isinstance(value, ast.List) and not value.elts) or (
-                isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "list"
-                and not value.args and not value.keywords)
-            if empty:
-                names += [target.id for target in targets if isinstance(target, ast.Name)]
+            for target in targets:
+                names += _empty_list_targets(target, statement.value)
     return names
 
 
-def _growth(loop: ast.AST, name: str) -> ast.AST | None:
-    for node in local_nodes(getattr(loop, "body", [])):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("append", "extend", "insert")
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == name):
-            return node
-        if (isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add)
-                and isinstance(node.target, ast.Name) and node.target.id == name):
-            return node
-    return None
+def _empty_list_targets(target: ast.AST, value: ast.AST) -> list[str]:
+    if isinstance(target, ast.Name):
+        empty = (isinstance(value, ast.List) and not value.elts) or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "list"
+            and not value.args and not value.keywords)
+        return [target.id] if empty else []
+    if (isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List))
+            and len(target.elts) == len(value.elts)):
+        return [name for part, item in zip(target.elts, value.elts) for name in _empty_list_targets(part, item)]
+    return []
 
 
 def _drained(project: ProjectContext, module: ModuleContext, loop: ast.AST, name: str) -> bool:
@@ -444,13 +703,6 @@ def _drained(project: ProjectContext, module: ModuleContext, loop: ast.AST, name
 
 def _mentions(node: ast.AST, name: str) -> bool:
     return any(isinstance(child, ast.Name) and child.id == name for child in local_nodes([node]))
-
-
-def _later_upsert(project: ProjectContext, module: ModuleContext, later: list[ast.AST], name: str) -> ast.AST | None:
-    for statement in later:
-        if _mentions(statement, name) and sends_records_in(project, module, [statement]) is not None:
-            return statement
-    return None
 
 
 def _loops_over_calls(project: ProjectContext, module: ModuleContext, function: ast.AST
@@ -480,7 +732,9 @@ def _loops_over_calls(project: ProjectContext, module: ModuleContext, function: 
     "HW015", "fetchall", "warning",
     summary="Rows are read with cursor.fetchall() and then upserted.",
     why="""fetchall() loads the entire result set into memory before the first row is sent, so
-    memory grows with the table and nothing can be checkpointed until the query is done.""",
+    memory grows with the table and nothing can be checkpointed until the query is done. A bounded
+    fetch is fine: a query with LIMIT, FETCH, TOP or OFFSET, or a `while` loop that runs the query
+    and fetches one batch per iteration (`FETCH 1000 FROM cur`, keyset pages).""",
     fix="""Read in batches with `cursor.fetchmany(1000)` (or iterate the cursor), upsert each
     batch, and checkpoint after each batch.""",
     bad=Example('''
@@ -524,6 +778,8 @@ def check_fetchall(project: ProjectContext) -> Iterator[Violation]:
         for call in module.calls:
             if not (isinstance(call.func, ast.Attribute) and call.func.attr == "fetchall" and not call.args):
                 continue
+            if _bounded_fetch(module, call):
+                continue
             function = module.function_of(call)
             parent = module.parents.get(call)
             if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is call:
@@ -554,9 +810,170 @@ def check_fetchall(project: ProjectContext) -> Iterator[Violation]:
                     yield _fetchall_violation(owner, call, loop.lineno, f" by {function.name}()")
 
 
+_BOUNDED_QUERY = re.compile(r"\b(?:LIMIT|FETCH|TOP|ROWNUM|OFFSET)\b", re.IGNORECASE)
+
+
+def _bounded_fetch(module: ModuleContext, call: ast.Call) -> bool:
+    """True for a batch, not a whole table: fetchall() repeated by a `while` loop that also runs the
+    query (`FETCH 1000 FROM cur`, keyset pages), or after a query with LIMIT/FETCH/TOP/OFFSET."""
+    assert isinstance(call.func, ast.Attribute)
+    function = module.function_of(call)
+    index = _function_index(module, function)
+    receiver = call.func.value
+    execute: ast.Call | None = None
+    if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute) and receiver.func.attr == "execute":
+        execute = receiver
+    else:
+        key = target_key(receiver)
+        if key is not None:
+            found = index.executes[key].last_before(call) if key in index.executes else None
+            execute = found if isinstance(found, ast.Call) else None
+    if execute is None or not execute.args:
+        return False
+    loop = innermost_loop(module, call)
+    if isinstance(loop, ast.While) and innermost_loop(module, execute) is loop:
+        return True
+    return _BOUNDED_QUERY.search(_query_text(module, index, execute.args[0], call)) is not None
+
+
+class _Ordered:
+    """Nodes in source order, to find the last one before a place in O(log n)."""
+
+    def __init__(self) -> None:
+        self.positions: list[tuple[int, int]] = []
+        self.nodes: list[ast.AST] = []
+
+    def add(self, node: ast.AST, value: ast.AST) -> None:
+        self.positions.append(_source_position(node))
+        self.nodes.append(value)
+
+    def last_before(self, node: ast.AST) -> ast.AST | None:
+        index = bisect.bisect_left(self.positions, _source_position(node))
+        return self.nodes[index - 1] if index else None
+
+
+@dataclass
+class _FunctionIndex:
+    """Per function, in source order: `x.execute(...)` calls by receiver, values assigned by name."""
+
+    executes: dict[str, _Ordered]
+    assigned: dict[str, _Ordered]
+
+
+def _function_index(module: ModuleContext, function: ast.AST | None) -> _FunctionIndex:
+    memo: dict[ast.AST | None, _FunctionIndex] = module.memo.setdefault("function_index", {})
+    if function in memo:
+        return memo[function]
+    index = _FunctionIndex({}, {})
+    nodes = sorted(local_nodes(getattr(function, "body", [])), key=_source_position) if function is not None else []
+    for node in nodes:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "execute":
+            key = target_key(node.func.value)
+            if key is not None:
+                index.executes.setdefault(key, _Ordered()).add(node, node)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    index.assigned.setdefault(target.id, _Ordered()).add(node, node.value)
+    memo[function] = index
+    return index
+
+
+def _source_position(node: ast.AST) -> tuple[int, int]:
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
+def _query_text(module: ModuleContext, index: _FunctionIndex, query: ast.AST | None, before: ast.AST,
+                depth: int = 0) -> str:
+    """The literal parts of a SQL text: string constants, f-string pieces, concatenations, and
+    what a local name (last assigned before ``before``) or module constant holds."""
+    if depth > 4 or query is None:
+        return ""
+    if isinstance(query, ast.Constant):
+        return query.value if isinstance(query.value, str) else ""
+    if isinstance(query, ast.JoinedStr):
+        return " ".join(_query_text(module, index, part, before, depth + 1) for part in query.values)
+    if isinstance(query, ast.BinOp):
+        return (_query_text(module, index, query.left, before, depth + 1) + " "
+                + _query_text(module, index, query.right, before, depth + 1))
+    if isinstance(query, ast.Call) and isinstance(query.func, ast.Attribute) and query.func.attr == "format":
+        return _query_text(module, index, query.func.value, before, depth + 1)
+    if isinstance(query, ast.Call) and query.args and module.qualname(query.func) in ("sqlalchemy.text",
+                                                                                        "sqlalchemy.sql.text"):
+        return _query_text(module, index, query.args[0], before, depth + 1)
+    if isinstance(query, ast.Name):
+        assigned = index.assigned[query.id].last_before(before) if query.id in index.assigned else None
+        value = assigned or module.constants.get(query.id)
+        return _query_text(module, index, value, before, depth + 1)
+    return ""
+
+
 def _fetchall_violation(module: ModuleContext, call: ast.Call, loop_line: int, where: str = "") -> Violation:
     return module.violation(
         call, f"`{module.text(call, 40)}` loads the whole result into memory before the rows are "
         f"upserted{where} (loop at line {loop_line})",
         "read batches with `cursor.fetchmany(1000)` (or iterate the cursor), upsert each batch, "
         "and checkpoint after each batch")
+
+
+# ------------------------------------------------------------------------------------ HW016
+@rule(
+    "HW016", "generator-not-consumed", "error",
+    summary="A helper that is a generator is called as a plain statement, so none of its code runs.",
+    why="""A function containing `yield` is a generator: calling it only creates a generator object,
+    and its body (requests, op.upsert(), op.checkpoint()) runs when something iterates it. Called as
+    a plain statement, `sync_items(state)` does nothing at all: its operations are silently dropped
+    and the sync succeeds without them. In the yield style this needs `yield from`; otherwise drop
+    the helper's `yield`s.""",
+    fix="""Write `yield from sync_items(state)` (yield style), or remove the `yield`s from the helper and
+    call it plainly.""",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def sync_items(state: dict):
+            for n in range(3):
+                yield op.upsert(table="items", data={"id": n})
+            yield op.checkpoint(state={"last_id": 2})
+
+
+        def update(configuration: dict, state: dict):
+            sync_items(state)
+
+
+        connector = Connector(update=update)
+    ''', line=11),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def sync_items(state: dict):
+            for n in range(3):
+                op.upsert(table="items", data={"id": n})
+            op.checkpoint(state={"last_id": 2})
+
+
+        def update(configuration: dict, state: dict):
+            sync_items(state)
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_generator_not_consumed(project: ProjectContext) -> Iterator[Violation]:
+    for module in project.modules:
+        for call in module.calls:
+            statement = module.parents.get(call)
+            if not isinstance(statement, ast.Expr):
+                continue
+            target = project.calls_generator(module, call)
+            if target is None:
+                continue
+            owner = project.module(target[0])
+            sends = target in project.record_functions or (owner is not None and any(
+                module_call for module_call, method in owner.op_calls
+                if (function := owner.function_of(module_call)) is not None and function.name == target[1]))
+            what = "its operations are silently dropped" if sends else "none of its code runs"
+            yield module.violation(
+                call, f"`{module.text(call, 50)}` only creates a generator ({target[1]}() contains `yield`), so "
+                f"{what}", f"write `yield from {module.text(call, 50)}`, or remove the `yield`s from {target[1]}()")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from collections.abc import Iterator
 
 from headwater.lint.blocks import local_nodes
@@ -312,3 +313,157 @@ def check_primary_key(project: ProjectContext) -> Iterator[Violation]:
                             yield module.violation(element, f"primary_key lists {element.value!r} twice",
                                                    "list each key column once")
                         names.append(element.value)
+
+
+# ------------------------------------------------------------------------------------ HW033
+def declared_tables(module: ModuleContext) -> dict[str, str] | None:
+    """The tables schema() declares, by normalised name (``{"order_items": "OrderItems"}``), when
+    every entry it can return is a literal with a literal table name; ``None`` when any is not
+    (built in a loop, read from a file, returned by another function...), or there is no schema()."""
+    if "declared_tables" in module.memo:
+        cached: dict[str, str] | None = module.memo["declared_tables"]
+        return cached
+    module.memo["declared_tables"] = result = _declared_tables(module)
+    return result
+
+
+def _declared_tables(module: ModuleContext) -> dict[str, str] | None:
+    function = find_schema_function(module)
+    if function is None:
+        return None
+    if not any(connector_argument(call, "schema", 1) is not None for call in connector_calls(module)):
+        return None
+    local: dict[str, ast.expr] = {}
+    counts: dict[str, int] = {}
+    added: dict[str, list[ast.expr]] = {}
+    for node in local_nodes(list(function.body)):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    counts[target.id] = counts.get(target.id, 0) + (1 if not isinstance(node, ast.AugAssign) else 2)
+                    if node.value is not None:
+                        local[target.id] = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name):
+            name = node.func.value.id
+            if node.func.attr == "append" and len(node.args) == 1:
+                added.setdefault(name, []).append(node.args[0])
+            elif node.func.attr == "extend" and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple)):
+                added.setdefault(name, []).extend(node.args[0].elts)
+            elif node.func.attr in ("extend", "insert", "__iadd__"):
+                counts[name] = 2  # changed in a way not followed
+    local = {name: value for name, value in local.items() if counts.get(name) == 1}
+    tables: dict[str, str] = {}
+    returns = [node for node in local_nodes(list(function.body)) if isinstance(node, ast.Return)]
+    if not returns:
+        return None
+    for node in returns:
+        if node.value is None:
+            return None
+        value = _resolve(module, node.value, local)
+        if not isinstance(value, (ast.List, ast.Tuple)):
+            return None
+        elements = list(value.elts)
+        if isinstance(node.value, ast.Name):
+            if counts.get(node.value.id, 0) != 1:
+                return None
+            elements += added.get(node.value.id, [])
+        for element in elements:
+            if isinstance(element, ast.Starred):
+                return None
+            entry = _resolve(module, element, local)
+            if not isinstance(entry, ast.Dict):
+                return None
+            table = next((module.constant(item) for key, item in zip(entry.keys, entry.values)
+                          if isinstance(key, ast.Constant) and key.value == "table"), None)
+            if not (isinstance(table, ast.Constant) and isinstance(table.value, str)):
+                return None
+            tables[_normalise(table.value)] = table.value
+    return tables
+
+
+def _normalise(name: str) -> str:
+    """Table names as FIVETRAN naming stores them, roughly: ``OrderItems`` and ``order-items`` -> ``order_items``."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    return re.sub(r"[^0-9a-z]+", "_", snake.lower()).strip("_")
+
+
+def _table_argument(call: ast.Call) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == "table":
+            return keyword.value
+    if call.args and not isinstance(call.args[0], ast.Starred):
+        return call.args[0]
+    return None
+
+
+@rule(
+    "HW033", "undeclared-table", "warning",
+    summary="op.upsert/update/delete writes to a table that schema() does not declare.",
+    why="""When schema() lists its tables as literals, a write to any other name is almost always a
+    typo or a table that was forgotten: it is created on the fly with every column type inferred
+    and no primary key (rows get a `_fivetran_id` hash instead), so a changed row is added again
+    instead of replacing the old one, and update() and delete() cannot find rows by key. Checked
+    only when every schema() entry and the table argument are literals (or module constants).""",
+    fix="Declare the table in schema() with its primary key, or fix the table name in the operation.",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def schema(configuration: dict):
+            return [{"table": "orders", "primary_key": ["id"]}]
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="orders", data={"id": 1, "total": 10})
+            op.upsert(table="order_lines", data={"order_id": 1, "line": 1, "sku": "A-1"})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update, schema=schema)
+    ''', line=10),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def schema(configuration: dict):
+            return [
+                {"table": "orders", "primary_key": ["id"]},
+                {"table": "order_lines", "primary_key": ["order_id", "line"]},
+            ]
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="orders", data={"id": 1, "total": 10})
+            op.upsert(table="order_lines", data={"order_id": 1, "line": 1, "sku": "A-1"})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update, schema=schema)
+    '''),
+)
+def check_undeclared_tables(project: ProjectContext) -> Iterator[Violation]:
+    if project.connector is None:
+        return
+    declared = declared_tables(project.connector)
+    if not declared:
+        return
+    listing = ", ".join(repr(name) for name in sorted(declared.values()))
+    for module in project.modules:
+        for call, method in module.op_calls:
+            if method not in ("upsert", "update", "delete"):
+                continue
+            argument = _table_argument(call)
+            table = module.constant(argument) if argument is not None else None
+            if not (isinstance(table, ast.Constant) and isinstance(table.value, str)) or not table.value.strip():
+                continue
+            if _normalise(table.value) in declared:
+                continue
+            close = difflib.get_close_matches(table.value, list(declared.values()), n=1)
+            hint = (f"did you mean {close[0]!r}? Otherwise declare {table.value!r} in schema() with its primary key"
+                    if close else f"declare {table.value!r} in schema() with its primary key")
+            yield module.violation(
+                argument if argument is not None else call,
+                f"op.{method}() writes to {table.value!r}, which schema() does not declare ({listing}): it gets "
+                "inferred types and no primary key", hint)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+from collections import defaultdict
 from collections.abc import Iterator
 
 from headwater.lint.blocks import local_nodes
 from headwater.lint.context import SCOPES, ModuleContext, ProjectContext
 from headwater.lint.registry import Example, Violation, rule
+from headwater.lint.rules.logging import LOG_METHODS
 from headwater.lint.rules.structure import find_update_function
 from headwater.lint.sensitive import is_secret_name
 
@@ -212,10 +214,16 @@ class _SecretSources:
     good=Example('''
         import requests
         from fivetran_connector_sdk import Connector, Operations as op
+        from requests.adapters import HTTPAdapter
+        from urllib3.util import Retry
+
+        RETRY = Retry(total=5, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504])
+        session = requests.Session()
+        session.mount("https://", HTTPAdapter(max_retries=RETRY))
 
 
         def update(configuration: dict, state: dict):
-            response = requests.get("https://api.example.com/items", params={"since": state.get("cursor")}, timeout=30)
+            response = session.get("https://api.example.com/items", params={"since": state.get("cursor")}, timeout=30)
             response.raise_for_status()
             items = response.json()["items"]
             for item in items:
@@ -276,12 +284,7 @@ def _records_after(project: ProjectContext, module: ModuleContext, statement: as
 
 
 def _position(module: ModuleContext, statement: ast.stmt) -> tuple[list[ast.stmt] | None, int]:
-    parent = module.parents.get(statement)
-    for field in ("body", "orelse", "finalbody"):
-        block = getattr(parent, field, None)
-        if isinstance(block, list) and statement in block:
-            return block, block.index(statement)
-    return None, 0
+    return module.block_position(statement)
 
 
 def _following(module: ModuleContext, statement: ast.stmt) -> Iterator[ast.stmt]:
@@ -373,3 +376,230 @@ def _rebound(statement: ast.stmt) -> set[str]:
     elif isinstance(statement, (ast.For, ast.AsyncFor)):
         targets = [statement.target]
     return {node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)}
+
+
+# ------------------------------------------------------------------------------------ HW082
+_READ_ONLY_METHODS = frozenset({"get", "copy", "keys", "values", "items", "__contains__", "__getitem__"})
+_PURE_CALLS = frozenset({"len", "str", "repr", "dict", "list", "bool", "print", "json.dumps", "copy.copy",
+                         "copy.deepcopy", "isinstance", "sorted", "type", "id", "hash"})
+
+
+@rule(
+    "HW082", "checkpoint-state-unchanged", "warning",
+    summary="A loop checkpoints a state that the connector reads a cursor from but never changes.",
+    why="""The connector reads its position from the state (`state.get("cursor")`) and checkpoints
+    that state inside a loop, yet nothing anywhere stores a new position in it (and no other
+    checkpoint saves one): every checkpoint saves the state the sync started with. The cursor never
+    moves, so each sync starts over from the same place, and a failure part-way resumes from the very
+    beginning. Usually the code meant to store the page's cursor before checkpointing. Checkpoints
+    of a state the connector never reads (checkpointing only to commit each batch, as full syncs
+    do) are not reported, nor is a state handed to code that may change it.""",
+    fix="""Store the position reached before each checkpoint:
+    `state[\"cursor\"] = page[-1][\"updated_at\"]`.""",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+        PAGES = [[{"id": 1, "updated_at": "2024-01-01"}], [{"id": 2, "updated_at": "2024-01-02"}]]
+
+
+        def update(configuration: dict, state: dict):
+            since = state.get("cursor", "")
+            for page in PAGES:
+                for record in page:
+                    if record["updated_at"] > since:
+                        op.upsert(table="items", data=record)
+                op.checkpoint(state)
+
+
+        connector = Connector(update=update)
+    ''', line=12),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+        PAGES = [[{"id": 1, "updated_at": "2024-01-01"}], [{"id": 2, "updated_at": "2024-01-02"}]]
+
+
+        def update(configuration: dict, state: dict):
+            since = state.get("cursor", "")
+            for page in PAGES:
+                for record in page:
+                    if record["updated_at"] > since:
+                        op.upsert(table="items", data=record)
+                state["cursor"] = page[-1]["updated_at"]
+                op.checkpoint(state)
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_checkpoint_state_unchanged(project: ProjectContext) -> Iterator[Violation]:
+    checkpoints = []
+    for module in project.modules:
+        for function, calls in _checkpoints_by_function(module).items():
+            for call in calls:
+                name = _checkpointed_name(module, _state_argument(call))
+                if name is None:
+                    return  # a dict built on the spot, or a call: it may hold a new position
+                checkpoints.append((module, call, _enclosing_loop(module, call, function), name))
+    if not any(loop is not None for _, _, loop, _ in checkpoints):
+        return
+    facts = _StateNames(project)
+    found = []
+    for module, call, loop, name in checkpoints:
+        read = facts.read_without_change(name)
+        if read is None:
+            return  # some checkpoint can save a new position: the others may just commit batches
+        if loop is not None:
+            found.append((module, call, loop, name, read))
+    for module, call, loop, name, (where, node) in found:
+        yield module.violation(
+            call, f"op.checkpoint({name}) in the loop at line {getattr(loop, 'lineno', '?')} saves a state that "
+            f"nothing changes, though `{where.text(node, 40)}` (line {getattr(node, 'lineno', '?')}) reads a "
+            "position from it: the cursor never moves",
+            f"store the position reached before each checkpoint, e.g. `{name}[\"cursor\"] = page[-1][\"updated_at\"]`")
+
+
+def _enclosing_loop(module: ModuleContext, node: ast.AST, function: ast.AST) -> ast.AST | None:
+    """The loop whose body holds ``node``, in the same function."""
+    child = node
+    for ancestor in module.ancestors(node):
+        if ancestor is function or isinstance(ancestor, SCOPES):
+            return None
+        if isinstance(ancestor, (ast.For, ast.AsyncFor, ast.While)) and child in ancestor.body:
+            return ancestor
+        child = ancestor
+    return None
+
+
+def _checkpointed_name(module: ModuleContext, argument: ast.expr | None) -> str | None:
+    """``state`` for ``state``, ``state.copy()``, ``dict(state)``, ``copy.deepcopy(state)``."""
+    if isinstance(argument, ast.Name):
+        return argument.id
+    if isinstance(argument, ast.Call) and not argument.keywords:
+        func = argument.func
+        if isinstance(func, ast.Attribute) and func.attr == "copy" and not argument.args:
+            return _checkpointed_name(module, func.value)
+        if len(argument.args) == 1 and ((isinstance(func, ast.Name) and func.id == "dict")
+                                        or module.qualname(func) in ("copy.copy", "copy.deepcopy")):
+            return _checkpointed_name(module, argument.args[0])
+    return None
+
+
+class _StateNames:
+    """For each name, across the project: where a key is read from it, and whether anything may change
+    it (a key stored or deleted, a mutating method, a new value bound outside a parameter list,
+    an alias changed, or the object handed to code that is not followed)."""
+
+    def __init__(self, project: ProjectContext) -> None:
+        self.project = project
+        self.reads: dict[str, tuple[ModuleContext, ast.AST]] = {}
+        self.changed: set[str] = set()
+        aliases: dict[str, set[str]] = defaultdict(set)
+        mutated: set[str] = set()  # changed in place: a key or attribute stored, a mutating method
+        escaped: set[str] = set()  # handed to code not followed, or stored somewhere else
+        rebound: set[str] = set()
+        for module in project.modules:
+            for node in module.nodes(ast.Subscript):
+                owner = _owner(node.value)
+                if owner is None:
+                    continue
+                if isinstance(node.ctx, ast.Load):
+                    if isinstance(node.value, ast.Name):
+                        self.reads.setdefault(owner, (module, node))
+                else:
+                    mutated.add(owner)
+            for compare in module.nodes(ast.Compare):
+                for operator, right in zip(compare.ops, compare.comparators):
+                    if isinstance(operator, (ast.In, ast.NotIn)) and isinstance(right, ast.Name):
+                        self.reads.setdefault(right.id, (module, compare))
+            for name in module.nodes(ast.Name):
+                if isinstance(name.ctx, (ast.Store, ast.Del)):
+                    rebound.add(name.id)
+            for attribute in module.nodes(ast.Attribute):
+                if isinstance(attribute.ctx, (ast.Store, ast.Del)):
+                    owner = _owner(attribute.value)
+                    if owner is not None:
+                        mutated.add(owner)
+            for call in module.calls:
+                func = call.func
+                if isinstance(func, ast.Attribute):
+                    owner = _owner(func.value)
+                    if owner is not None:
+                        if func.attr in _READ_ONLY_METHODS:
+                            if func.attr == "get" and isinstance(func.value, ast.Name):
+                                self.reads.setdefault(owner, (module, call))
+                        else:
+                            mutated.add(owner)
+                if module.op_method(call) == "checkpoint" or self._pure(module, call):
+                    continue
+                parameters = self._parameters(module, call)
+                for index, value in enumerate(call.args):
+                    owner = _owner(value.value if isinstance(value, ast.Starred) else value)
+                    if owner is not None and (parameters is None or index >= len(parameters)
+                                              or parameters[index] != owner or isinstance(value, ast.Starred)):
+                        escaped.add(owner)
+                for keyword in call.keywords:
+                    owner = _owner(keyword.value)
+                    if owner is not None and keyword.arg != owner:
+                        escaped.add(owner)  # handed on under another name (or to code not followed)
+                    elif owner is not None and parameters is None:
+                        escaped.add(owner)
+            for assign in module.nodes(ast.Assign):
+                for stored in _stored_values(assign.value):
+                    owner = _owner(stored)
+                    if owner is not None:
+                        for target in assign.targets:
+                            if isinstance(target, ast.Name):
+                                aliases[owner].add(target.id)
+                            else:
+                                escaped.add(owner)  # stored in an attribute or a container
+        # A new value bound to the name changes what it checkpoints (parameters are ast.arg, not
+        # ast.Name, so they do not count); an alias changes the object only through mutation.
+        self.changed = mutated | escaped | rebound | {name for name, names in aliases.items() if names & mutated}
+
+    def _pure(self, module: ModuleContext, call: ast.Call) -> bool:
+        func = call.func
+        name = func.id if isinstance(func, ast.Name) else module.qualname(func)
+        if name in _PURE_CALLS or module.log_method(call) is not None:
+            return True
+        return isinstance(func, ast.Attribute) and func.attr in LOG_METHODS
+
+    def _parameters(self, module: ModuleContext, call: ast.Call) -> list[str] | None:
+        """The positional parameter names of the project function ``call`` runs (``None`` if unknown)."""
+        target = self.project.callee(module, call)
+        definitions = self.project.definitions(target) if target is not None else []
+        if len(definitions) != 1:
+            return None
+        arguments = definitions[0].args
+        names = [arg.arg for arg in arguments.posonlyargs + arguments.args]
+        if names and names[0] in ("self", "cls") and isinstance(call.func, ast.Attribute):
+            names = names[1:]
+        return names
+
+    def read_without_change(self, name: str) -> tuple[ModuleContext, ast.AST] | None:
+        """Where a key of ``name`` is read, if ``name`` is read and never changed; else ``None``."""
+        if name in self.changed:
+            return None
+        return self.reads.get(name)
+
+
+def _owner(node: ast.AST) -> str | None:
+    """The name whose object ``node`` is or is part of: ``state`` for ``state``, ``state["a"]``,
+    ``state.get("a", {})``, ``state.setdefault("a", {})``."""
+    expr: ast.AST = node
+    while True:
+        if isinstance(expr, (ast.Subscript, ast.Attribute)):
+            expr = expr.value
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            expr = expr.func.value
+        else:
+            return expr.id if isinstance(expr, ast.Name) else None
+
+
+def _stored_values(value: ast.AST) -> list[ast.AST]:
+    """What an assignment stores: the value, or the items of a tuple, list or dict literal."""
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return list(value.elts)
+    if isinstance(value, ast.Dict):
+        return list(value.values)
+    return [value]

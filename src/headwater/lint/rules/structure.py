@@ -461,3 +461,261 @@ def check_schema_not_passed(project: ProjectContext) -> Iterator[Violation]:
                                    f"`{module.text(call)}` does not pass it, so it is never called",
                                    "pass it: `Connector(update=update, schema=schema)`")
 
+
+
+# ------------------------------------------------------------------------------------ HW006
+def _name_guard(test: ast.expr) -> str | None:
+    """The string a ``__name__ == "..."`` test compares with (either way round), else ``None``."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return None
+    sides = [test.left, test.comparators[0]]
+    if not any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides):
+        return None
+    return next((side.value for side in sides if isinstance(side, ast.Constant) and isinstance(side.value, str)),
+                None)
+
+
+def _connector_names(module: ModuleContext) -> set[str]:
+    """Module-level names bound to ``Connector(...)``."""
+    names = set()
+    for call in connector_calls(module):
+        parent = module.parents.get(call)
+        if isinstance(parent, (ast.Assign, ast.AnnAssign)) and module.function_of(call) is None:
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            names |= {target.id for target in targets if isinstance(target, ast.Name)}
+    return names
+
+
+@rule(
+    "HW006", "debug-without-main-guard", "error",
+    summary="connector.debug() runs at import time, not under `if __name__ == \"__main__\":`.",
+    why="""The platform imports connector.py to find `connector`. A `connector.debug()` at the top
+    level then starts a local debug sync during that import, every time the connector is loaded.
+    Under `if __name__ == "__main__":` it runs only when the file is run directly. A guard that
+    compares `__name__` with anything else (`"main"`) is never true, so debug() never runs at all.""",
+    fix="Put it under the guard: `if __name__ == \"__main__\":` then `connector.debug()`.",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+        connector.debug()
+    ''', line=10),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+
+        if __name__ == "__main__":
+            connector.debug()
+    '''),
+)
+def check_debug_guard(project: ProjectContext) -> Iterator[Violation]:
+    module = project.connector
+    if module is None:
+        return
+    names = _connector_names(module)
+    for call in module.calls:
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "debug"):
+            continue
+        receiver = func.value
+        if not ((isinstance(receiver, ast.Name) and receiver.id in names) or module.is_connector_call(receiver)):
+            continue
+        if module.function_of(call) is not None or module.in_main_guard(call):
+            continue
+        wrong = next((value for step in module.ancestors(call) if isinstance(step, ast.If)
+                      for value in [_name_guard(step.test)] if value is not None), None)
+        if wrong is not None:
+            yield module.violation(call, f"`if __name__ == {wrong!r}:` is never true (the name is \"__main__\"), "
+                                   f"so `{module.text(call, 40)}` never runs",
+                                   "compare with \"__main__\": `if __name__ == \"__main__\":`")
+        else:
+            yield module.violation(call, f"`{module.text(call, 40)}` runs whenever connector.py is imported, "
+                                   "starting a debug sync inside the platform's import",
+                                   "put it under `if __name__ == \"__main__\":`")
+
+
+# ------------------------------------------------------------------------------------ HW007
+_EXITS = {"sys.exit": "sys.exit()", "os._exit": "os._exit()"}
+
+
+@rule(
+    "HW007", "exit-call", "warning",
+    summary="exit(), quit(), sys.exit() or os._exit() in connector code.",
+    why="""exit() and quit() are helpers for the interactive shell (added by the site module, not
+    always present), and all of these end the process instead of failing the sync with a message:
+    the sync stops wherever it was, without an error that says why. Raising an exception fails the
+    sync cleanly and shows the reason; returning ends it normally. Calls under
+    `if __name__ == "__main__":` are not reported.""",
+    fix="Raise an exception that says what went wrong (`raise ValueError(\"...\")`), or return.",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Logging as log, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            if "api_key" not in configuration:
+                log.severe("api_key is missing")
+                exit(1)
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    ''', line=7),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            if "api_key" not in configuration:
+                raise ValueError("configuration value 'api_key' is missing; set it in configuration.json")
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_exit_calls(project: ProjectContext) -> Iterator[Violation]:
+    for module in project.modules:
+        for call in module.calls:
+            func = call.func
+            if isinstance(func, ast.Name) and func.id in ("exit", "quit") and func.id not in module.bindings:
+                name = f"{func.id}()"
+            else:
+                qualified = module.qualname(func)
+                if qualified not in _EXITS:
+                    continue
+                name = _EXITS[qualified]
+            if module.in_main_guard(call) or module.function_of(call) is None:
+                continue
+            yield module.violation(call, f"`{module.text(call, 40)}` ends the whole process: the sync stops without "
+                                   "an error that says why" + (" (and exit()/quit() are interactive-shell helpers)"
+                                                                if name in ("exit()", "quit()") else ""),
+                                   "raise an exception that says what went wrong, or return")
+
+
+# ------------------------------------------------------------------------------------ HW008
+@rule(
+    "HW008", "connector-not-module-level", "warning",
+    summary="A Connector(...) is created inside a function or under `if __name__ == \"__main__\":`.",
+    why="""The platform uses the module-level `connector` and nothing else. Another Connector built
+    inside a function, a class or the main guard is not the one that runs in production, so code
+    or settings that only reach it (a different update function, another schema) are silently
+    ignored there. (When there is no module-level `connector` at all, HW002 reports it.)""",
+    fix="Create one `connector = Connector(update=update, schema=schema)` at the top level and use it everywhere.",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+
+        if __name__ == "__main__":
+            connector = Connector(update=update)
+            connector.debug()
+    ''', line=12),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            op.upsert(table="items", data={"id": 1})
+            op.checkpoint(state={"done": True})
+
+
+        connector = Connector(update=update)
+
+        if __name__ == "__main__":
+            connector.debug()
+    '''),
+)
+def check_connector_not_module_level(project: ProjectContext) -> Iterator[Violation]:
+    module = project.connector
+    if module is None or "connector" not in module.bindings:
+        return  # HW002 reports the missing module-level connector
+    for call in connector_calls(module):
+        scope = module.scope_of(call)
+        if scope is not None:
+            where = f"inside {scope.name}()" if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) else \
+                f"inside class {scope.name}" if isinstance(scope, ast.ClassDef) else "inside a lambda"
+        elif module.in_main_guard(call):
+            where = "under `if __name__ == \"__main__\":`"
+        else:
+            continue
+        yield module.violation(call, f"`{module.text(call, 40)}` is created {where}; only the module-level "
+                               "`connector` runs on the platform",
+                               "create one `connector = Connector(...)` at the top level and use it everywhere")
+
+
+# ------------------------------------------------------------------------------------ HW009
+@rule(
+    "HW009", "headwater-import", "warning",
+    summary="The connector imports headwater, which is not there when it is deployed.",
+    why="""headwater runs connectors locally; the Connector SDK runtime where connectors are deployed
+    does not have it, so `import headwater...` fails there and the connector cannot load. The SDK's
+    own names come from `fivetran_connector_sdk`, which works in both places. Not reported when the
+    project vendors its own copy (a `headwater/` package or `headwater.py` in the project folder).""",
+    fix="""Import from `fivetran_connector_sdk` (Connector, Operations, Logging); copy any helper you
+    need into the project.""",
+    bad=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+        from headwater.incremental import Cursor
+
+
+        def update(configuration: dict, state: dict):
+            cursor = Cursor(state, "items", field="updated_at", primary_key="id")
+            for item in [{"id": 1, "updated_at": "2024-01-01T00:00:00Z"}]:
+                op.upsert(table="items", data=item)
+                cursor.track(item)
+            cursor.commit()
+            op.checkpoint(state)
+
+
+        connector = Connector(update=update)
+    ''', line=2),
+    good=Example('''
+        from fivetran_connector_sdk import Connector, Operations as op
+
+
+        def update(configuration: dict, state: dict):
+            items = [{"id": 1, "updated_at": "2024-01-01T00:00:00Z"}]
+            for item in items:
+                op.upsert(table="items", data=item)
+            state["updated_at"] = max(item["updated_at"] for item in items)
+            op.checkpoint(state)
+
+
+        connector = Connector(update=update)
+    '''),
+)
+def check_headwater_import(project: ProjectContext) -> Iterator[Violation]:
+    if (project.root / "headwater" / "__init__.py").is_file() or (project.root / "headwater.py").is_file():
+        return
+    for module in project.modules:
+        imports: list[tuple[ast.stmt, list[str]]] = [
+            (node, [alias.name for alias in node.names]) for node in module.nodes(ast.Import)]
+        imports += [(node, [node.module or ""]) for node in module.nodes(ast.ImportFrom) if not node.level]
+        for node, names in sorted(imports, key=lambda item: (item[0].lineno, item[0].col_offset)):
+            name = next((name for name in names if name.split(".")[0] == "headwater"), None)
+            if name is not None:
+                yield module.violation(node, f"`{module.text(node, 50)}` imports {name}, which the platform "
+                                       "does not have: the connector fails to load once deployed",
+                                       "import SDK names from fivetran_connector_sdk; copy any helper you need "
+                                       "into the project")
