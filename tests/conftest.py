@@ -14,6 +14,12 @@ Fixtures (each also available as a plain function of this module):
 - ``cli_pool.submit(*args, cwd=..., env=...)`` starts ``run_cli`` in a thread and returns a future.
 - ``hw`` bundles all of these plus ``read_state``, ``snapshot``, ``write_project`` and ``run_command``,
   for module-scoped fixtures.
+
+Hypothesis runs with the ``headwater`` settings profile registered here (for the whole suite): no
+deadline and no "too slow"/"data too large" health checks, since a busy shared machine makes input
+generation slow without anything being wrong, and derandomized, so a failure reproduces on every
+run and in CI. ``HYPOTHESIS_PROFILE=explore`` runs the same tests with fresh random inputs.
+A test's own ``@settings(...)`` overrides these per setting (``suppress_health_check`` as a whole).
 """
 
 from __future__ import annotations
@@ -29,10 +35,18 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 HEADWATER = Path(sys.executable).parent / "headwater"
 PYTHON = Path(sys.executable)
 DROPPED_PREFIXES = ("FIVETRAN_", "HW_", "HEADWATER_")
+
+_RELAXED_HEALTH_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "headwater", deadline=None, suppress_health_check=_RELAXED_HEALTH_CHECKS, derandomize=True, print_blob=True
+)
+settings.register_profile("explore", deadline=None, suppress_health_check=_RELAXED_HEALTH_CHECKS, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "headwater"))
 
 
 class CliResult(NamedTuple):

@@ -2,23 +2,21 @@
 
 The fold must leave the warehouse exactly as applying the same operations run by run does
 (SEM-20: the result is as if each operation were applied alone, in call order). Hypothesis
-generates change logs; each is synced twice, once per path, and the tables are compared.
+generates change logs; each is synced twice, once per path, into fresh targets of the same destination
+(every destination of tests/destinations), and the tables are compared.
 """
 
 from __future__ import annotations
 
-import io
-import time
-from pathlib import Path
 from typing import Any
 
-import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headwater.connector import Connector
+from engine_helpers import Target
 from headwater.operations import Operations as op
-from headwater.runner import DebugRequest, run_debug
+
+pytest_plugins = ["destinations.plugin"]
 
 NEVER, ALWAYS = 10**9, 0
 
@@ -38,7 +36,7 @@ keyless_operation = st.one_of(
 )
 
 
-def _sync(project: Path, ops: list[tuple[str, int, dict[str, Any]]], *, keyed: bool, fold_after: int,
+def _sync(target: Target, ops: list[tuple[str, int, dict[str, Any]]], *, keyed: bool, fold_after: int,
           base: bool) -> Any:
     def schema(configuration: dict[str, str]) -> list[dict[str, Any]]:
         return [{"table": "t", "primary_key": ["id"]}] if keyed else []
@@ -61,38 +59,20 @@ def _sync(project: Path, ops: list[tuple[str, int, dict[str, Any]]], *, keyed: b
             else:
                 op.checkpoint({"at": k})
 
-    out, err = io.StringIO(), io.StringIO()
-    report = run_debug(DebugRequest(project=project, connector=Connector(update=update, schema=schema),
-                                    fold_after_runs=fold_after, environ={}), out=out, err=err)
-    assert report.exit_code == 0, out.getvalue() + err.getvalue()
-    return report
+    run = target.sync(update, schema, fold_after_runs=fold_after)
+    assert run.report.exit_code == 0, run.out + run.err
+    return run.report
 
 
-def _contents(project: Path) -> tuple[Any, Any]:
-    db = project / "files" / "warehouse.db"
-    if not db.exists():
+def _contents(target: Target) -> tuple[Any, Any]:
+    """Table t's column types and every row without ``_fivetran_synced``, sorted; (None, None) without it."""
+    if ("tester", "t") not in target.tables():
         return None, None
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 't'").fetchone()
-        if not found or not found[0]:
-            return None, None
-        columns = con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'tester' AND table_name = 't' ORDER BY ordinal_position"
-        ).fetchall()
-        names = [c for c, _ in columns if c != "_fivetran_synced"]
-        rows = con.execute(f"SELECT {', '.join(names)} FROM tester.t ORDER BY ALL").fetchall()
-        return columns, rows
-    finally:
-        con.close()
+    return target.column_types("t"), target.table_rows("t", system=True)
 
 
-def _compare(tmp_path: Path, ops: list[tuple[str, int, dict[str, Any]]], *, keyed: bool, base: bool) -> None:
-    stamp = str(time.monotonic_ns())
-    runs, folded = tmp_path / f"runs-{stamp}", tmp_path / f"folded-{stamp}"
-    runs.mkdir()
-    folded.mkdir()
+def _compare(target: Target, ops: list[tuple[str, int, dict[str, Any]]], *, keyed: bool, base: bool) -> None:
+    runs, folded = target.new("runs"), target.new("folded")
     by_runs = _sync(runs, ops, keyed=keyed, fold_after=NEVER, base=base)
     by_fold = _sync(folded, ops, keyed=keyed, fold_after=ALWAYS, base=base)
     assert _contents(folded) == _contents(runs)
@@ -101,27 +81,23 @@ def _compare(tmp_path: Path, ops: list[tuple[str, int, dict[str, Any]]], *, keye
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(operation, min_size=1, max_size=25), base=st.booleans())
-def test_folded_change_log_equals_applying_runs_in_order(tmp_path: Path, ops: Any, base: bool) -> None:
-    _compare(tmp_path, ops, keyed=True, base=base)
+def test_folded_change_log_equals_applying_runs_in_order(target: Target, ops: Any, base: bool) -> None:
+    _compare(target, ops, keyed=True, base=base)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(keyless_operation, min_size=1, max_size=20), base=st.booleans())
-def test_folded_keyless_change_log_equals_applying_runs_in_order(tmp_path: Path, ops: Any, base: bool) -> None:
-    _compare(tmp_path, ops, keyed=False, base=base)
+def test_folded_keyless_change_log_equals_applying_runs_in_order(target: Target, ops: Any, base: bool) -> None:
+    _compare(target, ops, keyed=False, base=base)
 
 
-def test_alternating_upserts_and_deletes_are_folded_into_few_statements(tmp_path: Path) -> None:
+def test_alternating_upserts_and_deletes_are_folded_into_few_statements(target: Target) -> None:
     ops: list[tuple[str, int, dict[str, Any]]] = []
     for i in range(2000):
         ops.append(("upsert", i, {"a": i}))
         ops.append(("update", i, {"b": "x"}))
         if i % 3 == 0:
             ops.append(("delete", i, {}))
-    _sync(tmp_path, ops, keyed=True, fold_after=4, base=False)
-    con = duckdb.connect(str(tmp_path / "files" / "warehouse.db"), read_only=True)
-    try:
-        assert con.execute("SELECT count(*), count(*) FILTER (WHERE _fivetran_deleted), count(b) FROM tester.t"
-                           ).fetchone() == (2000, 667, 2000)
-    finally:
-        con.close()
+    _sync(target, ops, keyed=True, fold_after=4, base=False)
+    found = target.rows("t", "_fivetran_deleted, b")
+    assert (len(found), sum(1 for d, _ in found if d), sum(1 for _, b in found if b is not None)) == (2000, 667, 2000)

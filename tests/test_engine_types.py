@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from engine_helpers import column_types, rows, sync_once
+from engine_helpers import Target, duckdb_only
 from headwater import Operations as op
+
+pytest_plugins = ["destinations.plugin"]
 
 UTC = dt.timezone.utc
 
@@ -30,12 +32,12 @@ def keyed(*tables: str, columns: dict[str, Any] | None = None) -> Any:
     return schema
 
 
-def type_of(tmp_path: Any, column: str, table: str = "t", schema: str = "tester") -> str:
-    return dict(column_types(tmp_path, table, schema))[column]
+def type_of(target: Target, column: str, table: str = "t", schema: str = "tester") -> str:
+    return target.type_of(column, table, schema)
 
 
-def values(tmp_path: Any, column: str = "v", table: str = "t") -> list[Any]:
-    return [r[0] for r in rows(tmp_path, f'SELECT "{column}" FROM tester."{table}" ORDER BY id')]
+def values(target: Target, column: str = "v", table: str = "t") -> list[Any]:
+    return target.values(table, column, order_by="id")
 
 
 def write_values(*vals: Any, checkpoints: bool = False, column: str = "v", start: int = 0) -> Any:
@@ -50,8 +52,8 @@ def write_values(*vals: Any, checkpoints: bool = False, column: str = "v", start
     return update
 
 
-def run_ok(tmp_path: Any, update: Any, schema: Any = None, **kwargs: Any) -> Any:
-    run = sync_once(tmp_path, update, schema=schema if schema is not None else keyed("t"), **kwargs)
+def run_ok(target: Target, update: Any, schema: Any = None, **kwargs: Any) -> Any:
+    run = target.sync(update, schema=schema if schema is not None else keyed("t"), **kwargs)
     assert run.succeeded, run.err
     return run
 
@@ -60,69 +62,69 @@ def run_ok(tmp_path: Any, update: Any, schema: Any = None, **kwargs: Any) -> Any
 # widening follows call order (TYPES-25 to TYPES-28)
 
 
-def test_widening_within_one_batch_follows_call_order(tmp_path: Any) -> None:
-    run = run_ok(tmp_path, write_values(1, 2.5, "x"))
-    assert type_of(tmp_path, "v") == "VARCHAR"
-    assert values(tmp_path) == ["1.0", "2.5", "x"]
+def test_widening_within_one_batch_follows_call_order(target: Target) -> None:
+    run = run_ok(target, write_values(1, 2.5, "x"))
+    assert type_of(target, "v") == "STRING"
+    assert values(target) == ["1.0", "2.5", "x"]
     assert run.counters.schema_changes == 3  # table created, INT -> DOUBLE, DOUBLE -> STRING
 
 
-def test_widening_across_commit_points_follows_call_order(tmp_path: Any) -> None:
-    run = run_ok(tmp_path, write_values(1, 2.5, "x", checkpoints=True))
-    assert values(tmp_path) == ["1.0", "2.5", "x"]
+def test_widening_across_commit_points_follows_call_order(target: Target) -> None:
+    run = run_ok(target, write_values(1, 2.5, "x", checkpoints=True))
+    assert values(target) == ["1.0", "2.5", "x"]
     assert run.counters.schema_changes == 3
 
 
-def test_widening_across_runs_starts_from_the_warehouse_types(tmp_path: Any) -> None:
-    first = run_ok(tmp_path, write_values(1))
-    assert type_of(tmp_path, "v") == "INTEGER" and first.counters.schema_changes == 1
-    second = run_ok(tmp_path, write_values(2.5, start=1))
-    assert type_of(tmp_path, "v") == "DOUBLE" and second.counters.schema_changes == 1
-    third = run_ok(tmp_path, write_values("x", start=2))
-    assert type_of(tmp_path, "v") == "VARCHAR" and third.counters.schema_changes == 1
-    assert values(tmp_path) == ["1.0", "2.5", "x"]
+def test_widening_across_runs_starts_from_the_warehouse_types(target: Target) -> None:
+    first = run_ok(target, write_values(1))
+    assert type_of(target, "v") == "INT" and first.counters.schema_changes == 1
+    second = run_ok(target, write_values(2.5, start=1))
+    assert type_of(target, "v") == "DOUBLE" and second.counters.schema_changes == 1
+    third = run_ok(target, write_values("x", start=2))
+    assert type_of(target, "v") == "STRING" and third.counters.schema_changes == 1
+    assert values(target) == ["1.0", "2.5", "x"]
 
 
-def test_string_first_then_numbers_stays_string(tmp_path: Any) -> None:
-    run = run_ok(tmp_path, write_values("x", 1, 2.5, True))
-    assert values(tmp_path) == ["x", "1", "2.5", "true"]
+def test_string_first_then_numbers_stays_string(target: Target) -> None:
+    run = run_ok(target, write_values("x", 1, 2.5, True))
+    assert values(target) == ["x", "1", "2.5", "true"]
     assert run.counters.schema_changes == 1
 
 
-def test_null_values_create_no_column_until_a_value_arrives(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(None, None))
-    assert "v" not in dict(column_types(tmp_path, "t"))
-    run = run_ok(tmp_path, write_values(None, 2.5, start=2))
-    assert type_of(tmp_path, "v") == "DOUBLE"
-    assert values(tmp_path) == [None, None, None, 2.5]
+def test_null_values_create_no_column_until_a_value_arrives(target: Target) -> None:
+    run_ok(target, write_values(None, None))
+    assert "v" not in dict(target.column_types("t"))
+    run = run_ok(target, write_values(None, 2.5, start=2))
+    assert type_of(target, "v") == "DOUBLE"
+    assert values(target) == [None, None, None, 2.5]
     assert run.counters.schema_changes == 1
 
 
-def test_big_int_widens_int_to_long(tmp_path: Any) -> None:
+def test_big_int_widens_int_to_long(target: Target) -> None:
     big = 2**40
-    run = run_ok(tmp_path, write_values(1, big, -5))
-    assert type_of(tmp_path, "v") == "BIGINT"
-    assert values(tmp_path) == [1, big, -5]
+    run = run_ok(target, write_values(1, big, -5))
+    assert type_of(target, "v") == "LONG"
+    assert values(target) == [1, big, -5]
     assert run.counters.schema_changes == 2
-    run_ok(tmp_path, write_values(7, start=3))
-    assert type_of(tmp_path, "v") == "BIGINT"
+    run_ok(target, write_values(7, start=3))
+    assert type_of(target, "v") == "LONG"
 
 
-def test_big_int_in_a_later_run_widens_int_to_long(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(1, 2))
-    run = run_ok(tmp_path, write_values(-(2**63), start=2))
-    assert type_of(tmp_path, "v") == "BIGINT"
-    assert values(tmp_path) == [1, 2, -(2**63)]
+def test_big_int_in_a_later_run_widens_int_to_long(target: Target) -> None:
+    run_ok(target, write_values(1, 2))
+    run = run_ok(target, write_values(-(2**63), start=2))
+    assert type_of(target, "v") == "LONG"
+    assert values(target) == [1, 2, -(2**63)]
     assert run.counters.schema_changes == 1
 
 
-def test_int_beyond_long_widens_to_decimal_then_to_string(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(1, 2**40, 2**70))
-    assert type_of(tmp_path, "v") == "DECIMAL(22,0)"
-    assert values(tmp_path) == [Decimal(1), Decimal(2**40), Decimal(2**70)]
-    run_ok(tmp_path, write_values("x", start=3))
-    assert type_of(tmp_path, "v") == "VARCHAR"
-    assert values(tmp_path) == ["1", str(2**40), str(2**70), "x"]
+def test_int_beyond_long_widens_to_decimal_then_to_string(target: Target) -> None:
+    run_ok(target, write_values(1, 2**40, 2**70))
+    assert type_of(target, "v") == "DECIMAL(22,0)"
+    assert values(target) == [Decimal(1), Decimal(2**40), Decimal(2**70)]
+    run_ok(target, write_values("x", start=3))
+    assert type_of(target, "v") == "STRING"
+    assert values(target) == ["1", str(2**40), str(2**70), "x"]
 
 
 HUGE_NUMBERS = [10**40, -(10**39), Decimal("1" * 39), Decimal("1E+40"), Decimal("0." + "1" * 39)]
@@ -130,56 +132,56 @@ HUGE_NUMBERS = [10**40, -(10**39), Decimal("1" * 39), Decimal("1E+40"), Decimal(
 
 @pytest.mark.parametrize("huge", HUGE_NUMBERS, ids=["int_41_digits", "negative_int", "decimal_39_digits",
                                                     "decimal_exponent", "decimal_39_fraction_digits"])
-def test_number_too_wide_for_decimal_is_stored_as_its_text(tmp_path: Any, huge: Any) -> None:
-    run_ok(tmp_path, write_values(huge))
-    assert type_of(tmp_path, "v") == "VARCHAR"
-    assert values(tmp_path) == [format(huge, "f") if isinstance(huge, Decimal) else str(huge)]
+def test_number_too_wide_for_decimal_is_stored_as_its_text(target: Target, huge: Any) -> None:
+    run_ok(target, write_values(huge))
+    assert type_of(target, "v") == "STRING"
+    assert values(target) == [format(huge, "f") if isinstance(huge, Decimal) else str(huge)]
 
 
-def test_int_too_wide_for_decimal_widens_an_existing_column_to_string(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(1, 2**70))
-    run_ok(tmp_path, write_values(10**40, start=2))
-    assert type_of(tmp_path, "v") == "VARCHAR"
-    assert values(tmp_path) == ["1", str(2**70), str(10**40)]
+def test_int_too_wide_for_decimal_widens_an_existing_column_to_string(target: Target) -> None:
+    run_ok(target, write_values(1, 2**70))
+    run_ok(target, write_values(10**40, start=2))
+    assert type_of(target, "v") == "STRING"
+    assert values(target) == ["1", str(2**70), str(10**40)]
 
 
-def test_int_and_decimal_join_to_decimal(tmp_path: Any) -> None:
-    run = run_ok(tmp_path, write_values(5, Decimal("1.25")))
-    assert type_of(tmp_path, "v") == "DECIMAL(12,2)"
-    assert values(tmp_path) == [Decimal("5.00"), Decimal("1.25")]
+def test_int_and_decimal_join_to_decimal(target: Target) -> None:
+    run = run_ok(target, write_values(5, Decimal("1.25")))
+    assert type_of(target, "v") == "DECIMAL(12,2)"
+    assert values(target) == [Decimal("5.00"), Decimal("1.25")]
     assert run.counters.schema_changes == 2
 
 
-def test_decimal_grows_integer_digits_and_scale(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(Decimal("1.5"), Decimal("123.25"), Decimal("0.001")))
-    assert type_of(tmp_path, "v") == "DECIMAL(6,3)"
-    assert values(tmp_path) == [Decimal("1.500"), Decimal("123.250"), Decimal("0.001")]
-    run = run_ok(tmp_path, write_values(Decimal("12345.1"), start=3))
-    assert type_of(tmp_path, "v") == "DECIMAL(8,3)"
-    assert values(tmp_path)[3] == Decimal("12345.100")
+def test_decimal_grows_integer_digits_and_scale(target: Target) -> None:
+    run_ok(target, write_values(Decimal("1.5"), Decimal("123.25"), Decimal("0.001")))
+    assert type_of(target, "v") == "DECIMAL(6,3)"
+    assert values(target) == [Decimal("1.500"), Decimal("123.250"), Decimal("0.001")]
+    run = run_ok(target, write_values(Decimal("12345.1"), start=3))
+    assert type_of(target, "v") == "DECIMAL(8,3)"
+    assert values(target)[3] == Decimal("12345.100")
     assert run.counters.schema_changes == 1
 
 
-def test_decimal_growth_beyond_38_digits_becomes_string(tmp_path: Any) -> None:
+def test_decimal_growth_beyond_38_digits_becomes_string(target: Target) -> None:
     tiny = Decimal("0." + "1" * 20)  # DECIMAL(20,20)
-    run_ok(tmp_path, write_values(2**40))
-    run = run_ok(tmp_path, write_values(tiny, start=1))
-    assert type_of(tmp_path, "v") == "VARCHAR"  # join(LONG, DECIMAL(20,20)) needs 39 digits
-    assert values(tmp_path) == [str(2**40), "0." + "1" * 20]
+    run_ok(target, write_values(2**40))
+    run = run_ok(target, write_values(tiny, start=1))
+    assert type_of(target, "v") == "STRING"  # join(LONG, DECIMAL(20,20)) needs 39 digits
+    assert values(target) == [str(2**40), "0." + "1" * 20]
     assert run.counters.schema_changes == 1
 
 
-def test_decimal_and_float_join_to_double(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(Decimal("1.25")))
-    run_ok(tmp_path, write_values(0.5, start=1))
-    assert type_of(tmp_path, "v") == "DOUBLE"
-    assert values(tmp_path) == [1.25, 0.5]
+def test_decimal_and_float_join_to_double(target: Target) -> None:
+    run_ok(target, write_values(Decimal("1.25")))
+    run_ok(target, write_values(0.5, start=1))
+    assert type_of(target, "v") == "DOUBLE"
+    assert values(target) == [1.25, 0.5]
 
 
-def test_stored_decimal_becomes_text_with_its_scale(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(Decimal("1.5"), Decimal("10.25")))
-    run_ok(tmp_path, write_values("x", start=2))
-    assert values(tmp_path) == ["1.50", "10.25", "x"]
+def test_stored_decimal_becomes_text_with_its_scale(target: Target) -> None:
+    run_ok(target, write_values(Decimal("1.5"), Decimal("10.25")))
+    run_ok(target, write_values("x", start=2))
+    assert values(target) == ["1.50", "10.25", "x"]
 
 
 FLOATS = [2.5, math.nan, math.inf, -math.inf, 1e16, 1e-05, 0.1, 100.0, -0.0, 1e22, 123456789.125]
@@ -187,154 +189,154 @@ FLOAT_TEXTS = ["2.5", "NaN", "Infinity", "-Infinity", "1e+16", "1e-05", "0.1", "
                "123456789.125"]
 
 
-def test_double_to_string_in_one_batch_uses_the_text_form(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(*FLOATS, "x"))
-    assert values(tmp_path) == [*FLOAT_TEXTS, "x"]
+def test_double_to_string_in_one_batch_uses_the_text_form(target: Target) -> None:
+    run_ok(target, write_values(*FLOATS, "x"))
+    assert values(target) == [*FLOAT_TEXTS, "x"]
 
 
-def test_stored_double_to_string_in_a_later_run_uses_the_text_form(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(*FLOATS))
-    assert type_of(tmp_path, "v") == "DOUBLE"
-    run_ok(tmp_path, write_values("x", start=len(FLOATS)))
-    assert values(tmp_path) == [*FLOAT_TEXTS, "x"]
+def test_stored_double_to_string_in_a_later_run_uses_the_text_form(target: Target) -> None:
+    run_ok(target, write_values(*FLOATS))
+    assert type_of(target, "v") == "DOUBLE"
+    run_ok(target, write_values("x", start=len(FLOATS)))
+    assert values(target) == [*FLOAT_TEXTS, "x"]
 
 
-def test_nan_in_an_undeclared_column_is_a_double_not_null(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(math.nan, 1))
-    assert type_of(tmp_path, "v") == "DOUBLE"
-    stored = values(tmp_path)
+def test_nan_in_an_undeclared_column_is_a_double_not_null(target: Target) -> None:
+    run_ok(target, write_values(math.nan, 1))
+    assert type_of(target, "v") == "DOUBLE"
+    stored = values(target)
     assert math.isnan(stored[0]) and stored[1] == 1.0
 
 
-def test_int_then_float_in_one_batch_stores_exact_doubles(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(2**40 + 1, 0.5))
-    assert type_of(tmp_path, "v") == "DOUBLE"
-    assert values(tmp_path) == [float(2**40 + 1), 0.5]
+def test_int_then_float_in_one_batch_stores_exact_doubles(target: Target) -> None:
+    run_ok(target, write_values(2**40 + 1, 0.5))
+    assert type_of(target, "v") == "DOUBLE"
+    assert values(target) == [float(2**40 + 1), 0.5]
 
 
 # temporal family
 
 
-def test_date_then_naive_datetime_widens_to_timestamp_with_midnight(tmp_path: Any) -> None:
-    run = run_ok(tmp_path, write_values(dt.date(2024, 1, 2), dt.datetime(2024, 1, 3, 4, 5, 6)))
-    assert type_of(tmp_path, "v") == "TIMESTAMP"
-    assert values(tmp_path) == [dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 3, 4, 5, 6)]
+def test_date_then_naive_datetime_widens_to_timestamp_with_midnight(target: Target) -> None:
+    run = run_ok(target, write_values(dt.date(2024, 1, 2), dt.datetime(2024, 1, 3, 4, 5, 6)))
+    assert type_of(target, "v") == "NAIVE_DATETIME"
+    assert values(target) == [dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 3, 4, 5, 6)]
     assert run.counters.schema_changes == 2
 
 
-def test_date_timestamp_timestamptz_across_runs(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(dt.date(2024, 1, 2)))
-    assert type_of(tmp_path, "v") == "DATE"
-    run_ok(tmp_path, write_values(dt.datetime(2024, 1, 3, 4, 5, 6, 789), start=1))
-    assert type_of(tmp_path, "v") == "TIMESTAMP"
+def test_date_timestamp_timestamptz_across_runs(target: Target) -> None:
+    run_ok(target, write_values(dt.date(2024, 1, 2)))
+    assert type_of(target, "v") == "NAIVE_DATE"
+    run_ok(target, write_values(dt.datetime(2024, 1, 3, 4, 5, 6, 789), start=1))
+    assert type_of(target, "v") == "NAIVE_DATETIME"
     plus2 = dt.timezone(dt.timedelta(hours=2))
-    run = run_ok(tmp_path, write_values(dt.datetime(2024, 1, 4, 12, 0, tzinfo=plus2), start=2))
-    assert type_of(tmp_path, "v") == "TIMESTAMP WITH TIME ZONE"
+    run = run_ok(target, write_values(dt.datetime(2024, 1, 4, 12, 0, tzinfo=plus2), start=2))
+    assert type_of(target, "v") == "UTC_DATETIME"
     assert run.counters.schema_changes == 1
-    assert values(tmp_path) == [
+    assert values(target) == [
         dt.datetime(2024, 1, 2, tzinfo=UTC),
         dt.datetime(2024, 1, 3, 4, 5, 6, 789, tzinfo=UTC),  # the same wall clock, read as UTC
         dt.datetime(2024, 1, 4, 10, 0, tzinfo=UTC),
     ]
 
 
-def test_date_straight_to_timestamptz_in_one_batch(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(dt.date(2024, 1, 2), dt.datetime(2024, 1, 3, tzinfo=UTC)))
-    assert type_of(tmp_path, "v") == "TIMESTAMP WITH TIME ZONE"
-    assert values(tmp_path) == [dt.datetime(2024, 1, 2, tzinfo=UTC), dt.datetime(2024, 1, 3, tzinfo=UTC)]
+def test_date_straight_to_timestamptz_in_one_batch(target: Target) -> None:
+    run_ok(target, write_values(dt.date(2024, 1, 2), dt.datetime(2024, 1, 3, tzinfo=UTC)))
+    assert type_of(target, "v") == "UTC_DATETIME"
+    assert values(target) == [dt.datetime(2024, 1, 2, tzinfo=UTC), dt.datetime(2024, 1, 3, tzinfo=UTC)]
 
 
-def test_naive_and_aware_datetimes_in_one_batch_widen_in_call_order(tmp_path: Any) -> None:
-    run = run_ok(tmp_path, write_values(dt.datetime(2024, 5, 1, 8, 0), dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC)))
-    assert type_of(tmp_path, "v") == "TIMESTAMP WITH TIME ZONE"
-    assert values(tmp_path) == [dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC)] * 2
+def test_naive_and_aware_datetimes_in_one_batch_widen_in_call_order(target: Target) -> None:
+    run = run_ok(target, write_values(dt.datetime(2024, 5, 1, 8, 0), dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC)))
+    assert type_of(target, "v") == "UTC_DATETIME"
+    assert values(target) == [dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC)] * 2
     assert run.counters.schema_changes == 2
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one_batch", "two_runs"])
-def test_temporal_values_become_their_text_forms(tmp_path: Any, split: bool) -> None:
+def test_temporal_values_become_their_text_forms(target: Target, split: bool) -> None:
     temporal = [
         dt.date(2024, 1, 2),
         dt.datetime(2024, 1, 3, 4, 5, 6),
         dt.datetime(2024, 1, 3, 4, 5, 6, 123000),
     ]
     if split:
-        run_ok(tmp_path, write_values(*temporal))
-        run_ok(tmp_path, write_values("x", start=3))
+        run_ok(target, write_values(*temporal))
+        run_ok(target, write_values("x", start=3))
     else:
-        run_ok(tmp_path, write_values(*temporal, "x"))
-    assert values(tmp_path) == ["2024-01-02T00:00:00", "2024-01-03T04:05:06", "2024-01-03T04:05:06.123000", "x"]
+        run_ok(target, write_values(*temporal, "x"))
+    assert values(target) == ["2024-01-02T00:00:00", "2024-01-03T04:05:06", "2024-01-03T04:05:06.123000", "x"]
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one_batch", "two_runs"])
-def test_timestamptz_text_form_is_utc_with_z(tmp_path: Any, split: bool) -> None:
+def test_timestamptz_text_form_is_utc_with_z(target: Target, split: bool) -> None:
     minus5 = dt.timezone(dt.timedelta(hours=-5))
     aware = dt.datetime(2007, 12, 3, 10, 15, 30, 123000, tzinfo=minus5)
     if split:
-        run_ok(tmp_path, write_values(aware))
-        run_ok(tmp_path, write_values(7, start=1))
+        run_ok(target, write_values(aware))
+        run_ok(target, write_values(7, start=1))
     else:
-        run_ok(tmp_path, write_values(aware, 7))
-    assert values(tmp_path) == ["2007-12-03T15:15:30.123000Z", "7"]
+        run_ok(target, write_values(aware, 7))
+    assert values(target) == ["2007-12-03T15:15:30.123000Z", "7"]
 
 
-def test_date_and_string_give_the_date_text(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(dt.date(2024, 1, 2)))
-    run_ok(tmp_path, write_values("x", start=1))
-    assert values(tmp_path) == ["2024-01-02", "x"]
+def test_date_and_string_give_the_date_text(target: Target) -> None:
+    run_ok(target, write_values(dt.date(2024, 1, 2)))
+    run_ok(target, write_values("x", start=1))
+    assert values(target) == ["2024-01-02", "x"]
 
 
 # everything else is STRING
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one_batch", "two_runs"])
-def test_boolean_and_int_become_string(tmp_path: Any, split: bool) -> None:
+def test_boolean_and_int_become_string(target: Target, split: bool) -> None:
     if split:
-        run_ok(tmp_path, write_values(True, False))
-        run_ok(tmp_path, write_values(1, start=2))
+        run_ok(target, write_values(True, False))
+        run_ok(target, write_values(1, start=2))
     else:
-        run_ok(tmp_path, write_values(True, False, 1))
-    assert type_of(tmp_path, "v") == "VARCHAR"
-    assert values(tmp_path) == ["true", "false", "1"]
+        run_ok(target, write_values(True, False, 1))
+    assert type_of(target, "v") == "STRING"
+    assert values(target) == ["true", "false", "1"]
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one_batch", "two_runs"])
-def test_json_and_string_become_string(tmp_path: Any, split: bool) -> None:
+def test_json_and_string_become_string(target: Target, split: bool) -> None:
     doc = {"a": 10, "b": [1, 2.5, None], "é": True}
     if split:
-        run_ok(tmp_path, write_values(doc, [1, "two"]))
-        assert type_of(tmp_path, "v") == "JSON"
-        run_ok(tmp_path, write_values("plain", start=2))
+        run_ok(target, write_values(doc, [1, "two"]))
+        assert type_of(target, "v") == "JSON"
+        run_ok(target, write_values("plain", start=2))
     else:
-        run_ok(tmp_path, write_values(doc, [1, "two"], "plain"))
-    assert type_of(tmp_path, "v") == "VARCHAR"
-    assert values(tmp_path) == ['{"a": 10, "b": [1, 2.5, null], "é": true}', '[1, "two"]', "plain"]
+        run_ok(target, write_values(doc, [1, "two"], "plain"))
+    assert type_of(target, "v") == "STRING"
+    assert values(target) == ['{"a": 10, "b": [1, 2.5, null], "é": true}', '[1, "two"]', "plain"]
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one_batch", "two_runs"])
-def test_binary_and_int_become_base64_string(tmp_path: Any, split: bool) -> None:
+def test_binary_and_int_become_base64_string(target: Target, split: bool) -> None:
     if split:
-        run_ok(tmp_path, write_values(b"\x00\x01\x02\x03"))
-        run_ok(tmp_path, write_values(5, start=1))
+        run_ok(target, write_values(b"\x00\x01\x02\x03"))
+        run_ok(target, write_values(5, start=1))
     else:
-        run_ok(tmp_path, write_values(b"\x00\x01\x02\x03", 5))
-    assert values(tmp_path) == ["AAECAw==", "5"]
+        run_ok(target, write_values(b"\x00\x01\x02\x03", 5))
+    assert values(target) == ["AAECAw==", "5"]
 
 
-def test_temporal_and_number_become_string(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(dt.date(2024, 1, 2), 5))
-    assert values(tmp_path) == ["2024-01-02", "5"]
+def test_temporal_and_number_become_string(target: Target) -> None:
+    run_ok(target, write_values(dt.date(2024, 1, 2), 5))
+    assert values(target) == ["2024-01-02", "5"]
 
 
-def test_update_widens_an_existing_column(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(1, 2))
+def test_update_widens_an_existing_column(target: Target) -> None:
+    run_ok(target, write_values(1, 2))
 
     def update(configuration: Any, state: Any) -> None:
         op.update("t", {"id": 1, "v": 2.5})
         op.update("t", {"id": 0, "v": "x"})
 
-    run = run_ok(tmp_path, update)
-    assert values(tmp_path) == ["x", "2.5"]
+    run = run_ok(target, update)
+    assert values(target) == ["x", "2.5"]
     assert run.counters.schema_changes == 2
 
 
@@ -342,39 +344,39 @@ def test_update_widens_an_existing_column(tmp_path: Any) -> None:
 # keys widen like other inferred columns (TYPES-29)
 
 
-def test_later_string_key_replaces_the_row_stored_with_the_int_key(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values("one", "two", column="name"))  # ids 0 and 1, INT key
-    assert type_of(tmp_path, "id") == "INTEGER"
+def test_later_string_key_replaces_the_row_stored_with_the_int_key(target: Target) -> None:
+    run_ok(target, write_values("one", "two", column="name"))  # ids 0 and 1, INT key
+    assert type_of(target, "id") == "INT"
 
     def update(configuration: Any, state: Any) -> None:
         op.upsert("t", {"id": "a", "name": "letter"})   # the key column becomes STRING
         op.upsert("t", {"id": "1", "name": "replaced"})  # matches the row stored with key 1
 
-    run_ok(tmp_path, update)
-    assert type_of(tmp_path, "id") == "VARCHAR"
-    assert rows(tmp_path, "SELECT id, name FROM tester.t ORDER BY id") == [
+    run_ok(target, update)
+    assert type_of(target, "id") == "STRING"
+    assert target.rows("t", "id, name", order_by="id") == [
         ("0", "one"), ("1", "replaced"), ("a", "letter")]
 
 
-def test_key_widening_within_one_batch_replaces_the_same_row(tmp_path: Any) -> None:
+def test_key_widening_within_one_batch_replaces_the_same_row(target: Target) -> None:
     def update(configuration: Any, state: Any) -> None:
         op.upsert("t", {"id": 1, "name": "int"})
         op.upsert("t", {"id": "a", "name": "letter"})
         op.upsert("t", {"id": "1", "name": "string"})
         op.update("t", {"id": "a", "name": "updated"})
 
-    run_ok(tmp_path, update)
-    assert rows(tmp_path, "SELECT id, name FROM tester.t ORDER BY id") == [("1", "string"), ("a", "updated")]
+    run_ok(target, update)
+    assert target.rows("t", "id, name", order_by="id") == [("1", "string"), ("a", "updated")]
 
 
-def test_float_key_matches_the_row_stored_with_the_same_int_key(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values("one", "two", column="name"))
-    run_ok(tmp_path, lambda configuration, state: op.upsert("t", {"id": 1.0, "name": "float"}))
-    assert type_of(tmp_path, "id") == "DOUBLE"
-    assert rows(tmp_path, "SELECT id, name FROM tester.t ORDER BY id") == [(0.0, "one"), (1.0, "float")]
+def test_float_key_matches_the_row_stored_with_the_same_int_key(target: Target) -> None:
+    run_ok(target, write_values("one", "two", column="name"))
+    run_ok(target, lambda configuration, state: op.upsert("t", {"id": 1.0, "name": "float"}))
+    assert type_of(target, "id") == "DOUBLE"
+    assert target.rows("t", "id, name", order_by="id") == [(0.0, "one"), (1.0, "float")]
 
 
-def test_update_and_delete_with_string_key_find_rows_after_key_became_string(tmp_path: Any) -> None:
+def test_update_and_delete_with_string_key_find_rows_after_key_became_string(target: Target) -> None:
     def update(configuration: Any, state: Any) -> None:
         op.upsert("t", {"id": 1, "name": "one"})
         op.upsert("t", {"id": 2, "name": "two"})
@@ -384,27 +386,27 @@ def test_update_and_delete_with_string_key_find_rows_after_key_became_string(tmp
         op.update("t", {"id": "1", "name": "updated"})
         op.delete("t", {"id": 2})
 
-    run_ok(tmp_path, update)
-    assert rows(tmp_path, "SELECT id, name, _fivetran_deleted FROM tester.t ORDER BY id") == [
+    run_ok(target, update)
+    assert target.rows("t", "id, name, _fivetran_deleted", order_by="id") == [
         ("1", "updated", False), ("2", "two", True), ("x", "ex", False)]
 
 
-def test_keyless_undeclared_column_widening_keeps_ids_of_own_inferred_type(tmp_path: Any) -> None:
+def test_keyless_undeclared_column_widening_keeps_ids_of_own_inferred_type(target: Target) -> None:
     def update(configuration: Any, state: Any) -> None:
         op.upsert("log", {"v": 1})
         op.upsert("log", {"v": 2.5})
         op.upsert("log", {"v": 1})  # same row as the first: its id is from the int's own text "1"
 
-    run = sync_once(tmp_path, update)
+    run = target.sync(update)
     assert run.succeeded, run.err
-    assert rows(tmp_path, "SELECT v FROM tester.log ORDER BY v") == [(1.0,), (2.5,)]
+    assert target.rows("log", "v", order_by="v") == [(1.0,), (2.5,)]
 
 
 # ---------------------------------------------------------------------------------------------
 # declared types (TYPES-29, SEM-43)
 
 
-def test_declared_columns_never_widen_and_refuse_bad_values(tmp_path: Any) -> None:
+def test_declared_columns_never_widen_and_refuse_bad_values(target: Target) -> None:
     messages: list[str] = []
 
     def update(configuration: Any, state: Any) -> None:
@@ -414,36 +416,36 @@ def test_declared_columns_never_widen_and_refuse_bad_values(tmp_path: Any) -> No
         except ValueError as exc:
             messages.append(str(exc))
 
-    run = run_ok(tmp_path, update, schema=keyed("t", columns={"n": "INT"}))
-    assert type_of(tmp_path, "n") == "INTEGER"
-    assert rows(tmp_path, "SELECT id, n FROM tester.t") == [(1, 42)]
+    run = run_ok(target, update, schema=keyed("t", columns={"n": "INT"}))
+    assert type_of(target, "n") == "INT"
+    assert target.rows("t", "id, n") == [(1, 42)]
     assert len(messages) == 1 and "cannot convert" in messages[0].lower() and "n" in messages[0]
     assert run.counters.upserts == 1
 
 
 @pytest.mark.parametrize(
-    ("declared", "duckdb_type", "stored"),
+    ("declared", "stored_type", "stored"),
     [
-        ("LONG", "BIGINT", 5),
+        ("LONG", "LONG", 5),
         ("DOUBLE", "DOUBLE", 5.0),
-        ("STRING", "VARCHAR", "5"),
+        ("STRING", "STRING", "5"),
         ({"type": "DECIMAL", "precision": 12, "scale": 2}, "DECIMAL(12,2)", Decimal("5.00")),
     ],
     ids=["long", "double", "string", "decimal"],
 )
 def test_declared_type_widens_an_existing_inferred_column(
-    tmp_path: Any, declared: Any, duckdb_type: str, stored: Any
+    target: Target, declared: Any, stored_type: str, stored: Any
 ) -> None:
-    run_ok(tmp_path, write_values(5))
+    run_ok(target, write_values(5))
     seen: list[str] = []
 
     def update(configuration: Any, state: Any) -> None:
         seen.append("called")
 
-    run = run_ok(tmp_path, update, schema=keyed("t", columns={"v": declared}))
+    run = run_ok(target, update, schema=keyed("t", columns={"v": declared}))
     assert seen == ["called"]
-    assert type_of(tmp_path, "v") == duckdb_type
-    assert values(tmp_path) == [stored]
+    assert type_of(target, "v") == stored_type
+    assert values(target) == [stored]
     assert run.counters.schema_changes == 1
 
 
@@ -461,100 +463,100 @@ def test_declared_type_widens_an_existing_inferred_column(
          "timestamp_to_date"],
 )
 def test_declared_type_that_cannot_replace_the_column_fails_before_update(
-    tmp_path: Any, first: Any, declared: Any
+    target: Target, first: Any, declared: Any
 ) -> None:
-    run_ok(tmp_path, write_values(first))
-    before_types = column_types(tmp_path, "t")
-    before_rows = rows(tmp_path, "SELECT * FROM tester.t")
+    run_ok(target, write_values(first))
+    before_types = target.column_types("t")
+    before_rows = target.rows("t")
     seen: list[str] = []
 
     def update(configuration: Any, state: Any) -> None:
         seen.append("called")
 
-    run = sync_once(tmp_path, update, schema=keyed("t", columns={"v": declared}))
+    run = target.sync(update, schema=keyed("t", columns={"v": declared}))
     assert not run.succeeded and run.report.exit_code == 1
     assert seen == []
     assert "cannot change type" in (run.error or "").lower() and "'v'" in (run.error or "")
     assert run.err.startswith("error: ")
     assert "Sync FAILED" in run.out
-    assert column_types(tmp_path, "t") == before_types
-    assert rows(tmp_path, "SELECT * FROM tester.t") == before_rows
+    assert target.column_types("t") == before_types
+    assert target.rows("t") == before_rows
 
 
-def test_declaring_xml_for_a_string_column_is_no_change(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values("text"))
-    run = run_ok(tmp_path, lambda configuration, state: None, schema=keyed("t", columns={"v": "XML"}))
-    assert type_of(tmp_path, "v") == "VARCHAR"
+def test_declaring_xml_for_a_string_column_is_no_change(target: Target) -> None:
+    run_ok(target, write_values("text"))
+    run = run_ok(target, lambda configuration, state: None, schema=keyed("t", columns={"v": "XML"}))
+    assert type_of(target, "v") == "STRING"
     assert run.counters.schema_changes == 0
 
 
-def test_declared_type_change_is_rolled_back_when_update_fails_before_a_commit(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(5))
+def test_declared_type_change_is_rolled_back_when_update_fails_before_a_commit(target: Target) -> None:
+    run_ok(target, write_values(5))
 
     def update(configuration: Any, state: Any) -> None:
         raise RuntimeError("fails at once")
 
-    run = sync_once(tmp_path, update, schema=keyed("t", columns={"v": "LONG", "added": "STRING"}))
+    run = target.sync(update, schema=keyed("t", columns={"v": "LONG", "added": "STRING"}))
     assert not run.succeeded
-    assert column_types(tmp_path, "t")[:2] == [("id", "INTEGER"), ("v", "INTEGER")]
-    assert "added" not in dict(column_types(tmp_path, "t"))
+    assert target.column_types("t")[:2] == [("id", "INT"), ("v", "INT")]
+    assert "added" not in dict(target.column_types("t"))
     assert run.counters.schema_changes == 2  # made, then rolled back (SEM-70)
 
 
-def test_columns_declared_in_a_later_run_come_before_new_data_columns(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values("x"))
+def test_columns_declared_in_a_later_run_come_before_new_data_columns(target: Target) -> None:
+    run_ok(target, write_values("x"))
 
     def update(configuration: Any, state: Any) -> None:
         op.upsert("t", {"id": 5, "from_data": 1, "declared_b": "b"})
 
-    run = run_ok(tmp_path, update, schema=keyed("t", columns={"declared_b": "STRING", "declared_a": "LONG"}))
-    assert column_types(tmp_path, "t") == [
-        ("id", "INTEGER"), ("v", "VARCHAR"), ("_fivetran_synced", "TIMESTAMP WITH TIME ZONE"),
-        ("_fivetran_deleted", "BOOLEAN"), ("declared_b", "VARCHAR"), ("declared_a", "BIGINT"),
-        ("from_data", "INTEGER")]
+    run = run_ok(target, update, schema=keyed("t", columns={"declared_b": "STRING", "declared_a": "LONG"}))
+    assert target.column_types("t") == [
+        ("id", "INT"), ("v", "STRING"), ("_fivetran_synced", "UTC_DATETIME"),
+        ("_fivetran_deleted", "BOOLEAN"), ("declared_b", "STRING"), ("declared_a", "LONG"),
+        ("from_data", "INT")]
     assert run.counters.schema_changes == 3
 
 
 # ---------------------------------------------------------------------------------------------
-# SEM-42: the next run starts from the DuckDB column types
+# SEM-42: the next run starts from the stored column types
 
 
 @pytest.mark.parametrize("later", [7, 100_000], ids=["small_int", "big_int"])
-def test_declared_short_column_widens_to_int_when_undeclared_later(tmp_path: Any, later: int) -> None:
-    run_ok(tmp_path, write_values(5), schema=keyed("t", columns={"v": "SHORT"}))
-    assert type_of(tmp_path, "v") == "SMALLINT"
-    run = run_ok(tmp_path, write_values(later, start=1))  # an int infers INT, never SHORT (TYPES-21)
-    assert type_of(tmp_path, "v") == "INTEGER"
-    assert values(tmp_path) == [5, later]
+def test_declared_short_column_widens_to_int_when_undeclared_later(target: Target, later: int) -> None:
+    run_ok(target, write_values(5), schema=keyed("t", columns={"v": "SHORT"}))
+    assert type_of(target, "v") == "SHORT"
+    run = run_ok(target, write_values(later, start=1))  # an int infers INT, never SHORT (TYPES-21)
+    assert type_of(target, "v") == "INT"
+    assert values(target) == [5, later]
     assert run.counters.schema_changes == 1
 
 
-def test_declared_short_column_keeps_its_type_while_declared(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(5), schema=keyed("t", columns={"v": "SHORT"}))
-    run = run_ok(tmp_path, write_values(7, start=1), schema=keyed("t", columns={"v": "SHORT"}))
-    assert type_of(tmp_path, "v") == "SMALLINT"
+def test_declared_short_column_keeps_its_type_while_declared(target: Target) -> None:
+    run_ok(target, write_values(5), schema=keyed("t", columns={"v": "SHORT"}))
+    run = run_ok(target, write_values(7, start=1), schema=keyed("t", columns={"v": "SHORT"}))
+    assert type_of(target, "v") == "SHORT"
     assert run.counters.schema_changes == 0
 
 
-def test_stored_float32_becomes_its_shortest_text(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(10.4, 0.1), schema=keyed("t", columns={"v": "FLOAT"}))
-    assert type_of(tmp_path, "v") == "FLOAT"
-    run_ok(tmp_path, write_values("x", start=2))
-    assert values(tmp_path) == ["10.4", "0.1", "x"]
+def test_stored_float32_becomes_its_shortest_text(target: Target) -> None:
+    run_ok(target, write_values(10.4, 0.1), schema=keyed("t", columns={"v": "FLOAT"}))
+    assert type_of(target, "v") == "FLOAT"
+    run_ok(target, write_values("x", start=2))
+    assert values(target) == ["10.4", "0.1", "x"]
 
 
-def test_stored_float32_and_int_join_to_double(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values(10.4), schema=keyed("t", columns={"v": "FLOAT"}))
-    run_ok(tmp_path, write_values(3, start=1))
-    assert type_of(tmp_path, "v") == "DOUBLE"
-    assert values(tmp_path) == [10.399999618530273, 3.0]
+def test_stored_float32_and_int_join_to_double(target: Target) -> None:
+    run_ok(target, write_values(10.4), schema=keyed("t", columns={"v": "FLOAT"}))
+    run_ok(target, write_values(3, start=1))
+    assert type_of(target, "v") == "DOUBLE"
+    assert values(target) == [10.399999618530273, 3.0]
 
 
-def test_declared_xml_column_is_a_string_column_in_a_later_run(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values("<a/>"), schema=keyed("t", columns={"v": "XML"}))
-    run = run_ok(tmp_path, write_values(5, start=1))
-    assert type_of(tmp_path, "v") == "VARCHAR"
-    assert values(tmp_path) == ["<a/>", "5"]
+def test_declared_xml_column_is_a_string_column_in_a_later_run(target: Target) -> None:
+    run_ok(target, write_values("<a/>"), schema=keyed("t", columns={"v": "XML"}))
+    run = run_ok(target, write_values(5, start=1))
+    assert type_of(target, "v") == "STRING"
+    assert values(target) == ["<a/>", "5"]
     assert run.counters.schema_changes == 0
 
 
@@ -567,11 +569,11 @@ def test_declared_xml_column_is_a_string_column_in_a_later_run(tmp_path: Any) ->
     [["id", "region"], ["region"], [], ["ID"]],
     ids=["more_columns", "other_column", "keyless", "same_name_other_case"],
 )
-def test_changed_primary_key_fails_before_update(tmp_path: Any, new_key: list[str]) -> None:
+def test_changed_primary_key_fails_before_update(target: Target, new_key: list[str]) -> None:
     def first(configuration: Any, state: Any) -> None:
         op.upsert("t", {"id": 1, "region": "eu"})
 
-    run_ok(tmp_path, first)
+    run_ok(target, first)
     seen: list[str] = []
 
     def schema(configuration: Any) -> Any:
@@ -580,9 +582,9 @@ def test_changed_primary_key_fails_before_update(tmp_path: Any, new_key: list[st
     def update(configuration: Any, state: Any) -> None:
         seen.append("called")
 
-    run = sync_once(tmp_path, update, schema=schema, naming="SOURCE")
+    run = target.sync(update, schema=schema, naming="SOURCE")
     if new_key == ["ID"]:
-        # DuckDB identifiers are case-insensitive: "ID" is the same column (NAME-22).
+        # Both destinations fold identifiers with fold_ascii: "ID" is the same column (NAME-22).
         assert run.succeeded, run.err
         return
     assert not run.succeeded and run.report.exit_code == 1
@@ -591,39 +593,39 @@ def test_changed_primary_key_fails_before_update(tmp_path: Any, new_key: list[st
     assert "primary key changed" in message and "headwater reset" in message
 
 
-def test_keyless_table_declared_with_a_key_later_fails(tmp_path: Any) -> None:
-    run_ok(tmp_path, lambda configuration, state: op.upsert("t", {"id": 1}), schema=lambda configuration: [])
-    run = sync_once(tmp_path, lambda configuration, state: None, schema=keyed("t"))
+def test_keyless_table_declared_with_a_key_later_fails(target: Target) -> None:
+    run_ok(target, lambda configuration, state: op.upsert("t", {"id": 1}), schema=lambda configuration: [])
+    run = target.sync(lambda configuration, state: None, schema=keyed("t"))
     assert not run.succeeded
     assert "primary key changed" in (run.error or "").lower()
 
 
-def test_composite_key_in_another_order_is_a_changed_key(tmp_path: Any) -> None:
+def test_composite_key_in_another_order_is_a_changed_key(target: Target) -> None:
     def schema_ab(configuration: Any) -> Any:
         return [{"table": "t", "primary_key": ["a", "b"]}]
 
     def schema_ba(configuration: Any) -> Any:
         return [{"table": "t", "primary_key": ["b", "a"]}]
 
-    run_ok(tmp_path, lambda configuration, state: op.upsert("t", {"a": 1, "b": 2}), schema=schema_ab)
-    run = sync_once(tmp_path, lambda configuration, state: None, schema=schema_ba)
+    run_ok(target, lambda configuration, state: op.upsert("t", {"a": 1, "b": 2}), schema=schema_ab)
+    run = target.sync(lambda configuration, state: None, schema=schema_ba)
     assert not run.succeeded
     assert "primary key changed" in (run.error or "").lower()
 
 
-def test_undeclared_existing_table_keeps_its_primary_key(tmp_path: Any) -> None:
-    run_ok(tmp_path, write_values("a", column="name"))
-    run = sync_once(tmp_path, lambda configuration, state: op.upsert("t", {"id": 0, "name": "replaced"}))
+def test_undeclared_existing_table_keeps_its_primary_key(target: Target) -> None:
+    run_ok(target, write_values("a", column="name"))
+    run = target.sync(lambda configuration, state: op.upsert("t", {"id": 0, "name": "replaced"}))
     assert run.succeeded, run.err
-    assert rows(tmp_path, "SELECT id, name FROM tester.t") == [(0, "replaced")]
-    assert "_fivetran_id" not in dict(column_types(tmp_path, "t"))
+    assert target.rows("t", "id, name") == [(0, "replaced")]
+    assert "_fivetran_id" not in dict(target.column_types("t"))
 
 
 # ---------------------------------------------------------------------------------------------
 # column order (SEM-40, SEM-41) and SchemaChanges (SEM-70)
 
 
-def test_column_order_of_a_created_table_follows_sem_41(tmp_path: Any) -> None:
+def test_column_order_of_a_created_table_follows_sem_41(target: Target) -> None:
     def schema(configuration: Any) -> Any:
         return [{"table": "t", "primary_key": ["id"], "columns": {"id": "INT", "name": "STRING"}}]
 
@@ -631,13 +633,13 @@ def test_column_order_of_a_created_table_follows_sem_41(tmp_path: Any) -> None:
         op.upsert("t", {"id": 1, "name": "a", "extra": 2.5})
         op.upsert("t", {"id": 2, "note": "n"})
 
-    run = run_ok(tmp_path, update, schema=schema)
-    assert [c for c, _ in column_types(tmp_path, "t")] == [
+    run = run_ok(target, update, schema=schema)
+    assert [c for c, _ in target.column_types("t")] == [
         "id", "name", "extra", "_fivetran_synced", "_fivetran_deleted", "note"]
     assert run.counters.schema_changes == 2
 
 
-def test_undeclared_key_and_declared_columns_come_first_and_nulls_come_later(tmp_path: Any) -> None:
+def test_undeclared_key_and_declared_columns_come_first_and_nulls_come_later(target: Target) -> None:
     def schema(configuration: Any) -> Any:
         return [{"table": "t", "primary_key": ["k"], "columns": {"typed": "LONG"}}]
 
@@ -645,14 +647,14 @@ def test_undeclared_key_and_declared_columns_come_first_and_nulls_come_later(tmp
         op.upsert("t", {"first": "f", "empty": None, "k": "key1", "second": 2})
         op.upsert("t", {"k": "key2", "empty": True, "third": 3.5})
 
-    run_ok(tmp_path, update, schema=schema)
-    assert column_types(tmp_path, "t") == [
-        ("k", "VARCHAR"), ("typed", "BIGINT"), ("first", "VARCHAR"), ("second", "INTEGER"),
-        ("_fivetran_synced", "TIMESTAMP WITH TIME ZONE"), ("_fivetran_deleted", "BOOLEAN"),
+    run_ok(target, update, schema=schema)
+    assert target.column_types("t") == [
+        ("k", "STRING"), ("typed", "LONG"), ("first", "STRING"), ("second", "INT"),
+        ("_fivetran_synced", "UTC_DATETIME"), ("_fivetran_deleted", "BOOLEAN"),
         ("empty", "BOOLEAN"), ("third", "DOUBLE")]
 
 
-def test_schema_changes_count_tables_columns_and_each_widening_step(tmp_path: Any) -> None:
+def test_schema_changes_count_tables_columns_and_each_widening_step(target: Target) -> None:
     def update(configuration: Any, state: Any) -> None:
         op.upsert("a", {"id": 1, "x": 1, "y": "s", "z": True})  # table created with 4 columns: 1
         op.upsert("a", {"id": 2, "x": 2.5})                   # x INT -> DOUBLE: 1
@@ -666,16 +668,53 @@ def test_schema_changes_count_tables_columns_and_each_widening_step(tmp_path: An
         op.upsert("b", {"k": 3, "n": "x"})                    # n INT -> STRING: 1
         op.upsert("b", {"k": 4, "n": 5})                      # no change
 
-    run = run_ok(tmp_path, update, schema=keyed("a"))
+    run = run_ok(target, update, schema=keyed("a"))
     assert run.counters.schema_changes == 9
     assert f"SchemaChanges | {run.counters.schema_changes}\n" in run.out
 
 
-def test_declared_empty_table_counts_its_creation_and_its_later_key_column(tmp_path: Any) -> None:
+def test_declared_empty_table_counts_its_creation_and_its_later_key_column(target: Target) -> None:
     def update(configuration: Any, state: Any) -> None:
         op.checkpoint({})                 # the declared table is created here, without columns: 1
         op.upsert("t", {"id": 1})         # the untyped key column is added: 1
 
-    run = run_ok(tmp_path, update)
+    run = run_ok(target, update)
     assert run.counters.schema_changes == 2
-    assert [c for c, _ in column_types(tmp_path, "t")] == ["_fivetran_synced", "_fivetran_deleted", "id"]
+    assert [c for c, _ in target.column_types("t")] == ["_fivetran_synced", "_fivetran_deleted", "id"]
+
+
+# ---------------------------------------------------------------------------------------------
+# how each declared type is stored
+
+
+ALL_TYPES: dict[str, Any] = {
+    "id": "INT", "b": "BOOLEAN", "s": "SHORT", "i": "INT", "l": "LONG",
+    "d": {"type": "DECIMAL", "precision": 12, "scale": 2}, "f": "FLOAT", "x": "DOUBLE", "nd": "NAIVE_DATE",
+    "ndt": "NAIVE_DATETIME", "u": "UTC_DATETIME", "bin": "BINARY", "xml": "XML", "str": "STRING", "j": "JSON",
+}
+
+
+def test_every_declared_type_reads_back_as_declared(target: Target) -> None:
+    run_ok(target, lambda configuration, state: None, schema=keyed("t", columns=ALL_TYPES))
+    expected = [(name, target.stored_type("DECIMAL(12,2)" if isinstance(t, dict) else t))
+                for name, t in ALL_TYPES.items()]
+    assert target.column_types("t") == [*expected, ("_fivetran_synced", "UTC_DATETIME"),
+                                        ("_fivetran_deleted", "BOOLEAN")]
+
+
+@duckdb_only
+def test_duckdb_spells_each_headwater_type_as_its_sql_type(target: Target) -> None:
+    # The other tests compare headwater type names (DuckDB's types read back with from_duckdb); this one
+    # pins the DuckDB column types themselves, as information_schema spells them.
+    def update(configuration: Any, state: Any) -> None:
+        op.upsert("log", {"v": 2**70})
+
+    run_ok(target, update, schema=keyed("t", columns=ALL_TYPES))
+    assert target.sql_column_types("t") == [
+        ("id", "INTEGER"), ("b", "BOOLEAN"), ("s", "SMALLINT"), ("i", "INTEGER"), ("l", "BIGINT"),
+        ("d", "DECIMAL(12,2)"), ("f", "FLOAT"), ("x", "DOUBLE"), ("nd", "DATE"), ("ndt", "TIMESTAMP"),
+        ("u", "TIMESTAMP WITH TIME ZONE"), ("bin", "BLOB"), ("xml", "VARCHAR"), ("str", "VARCHAR"), ("j", "JSON"),
+        ("_fivetran_synced", "TIMESTAMP WITH TIME ZONE"), ("_fivetran_deleted", "BOOLEAN")]
+    assert target.sql_column_types("log") == [
+        ("v", "DECIMAL(22,0)"), ("_fivetran_id", "VARCHAR"), ("_fivetran_synced", "TIMESTAMP WITH TIME ZONE"),
+        ("_fivetran_deleted", "BOOLEAN")]

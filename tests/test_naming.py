@@ -11,16 +11,16 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import headwater.naming
+from headwater.destinations.base import fold_ascii as identity
+from headwater.destinations.duckdb import quote
 from headwater.naming import (
     FIVETRAN,
     SOURCE,
     SYSTEM_COLUMNS,
     Naming,
     fivetran_name,
-    identity,
     is_system_column,
     parse_convention,
-    quote,
 )
 
 # NAME-11: (source name, column rule, table rule or None when the table rule gives the same).

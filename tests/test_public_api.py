@@ -17,6 +17,7 @@ def test_headwater_exports_the_connector_author_surface() -> None:
     assert headwater.__all__ == sorted(headwater.__all__)
     assert set(headwater.__all__) == {
         "ByteStream", "ConfigurationForm", "Connector", "FileUpload", "Logging", "Operations", "Test", "__version__",
+        "sync",
     }
 
 

@@ -31,8 +31,11 @@ from headwater.scaffold import (
     list_templates,
     next_steps,
     scaffold,
+    uses_helpers,
 )
 from headwater.scaffold.cli import init
+from headwater.vendor import PACKAGE as HELPERS
+from headwater.vendor import plan as vendor_plan
 
 HEADWATER = Path(sys.executable).parent / "headwater"
 DROPPED_PREFIXES = ("FIVETRAN_", "HW_", "HEADWATER_")
@@ -254,16 +257,19 @@ def imported_names(source: str) -> dict[str, set[str]]:
     return imports
 
 
-def test_rest_api_connector_uses_headwater_http_and_incremental_and_its_tests_replay(tmp_path: Path) -> None:
+def test_rest_api_connector_uses_the_vendored_helpers_and_its_tests_replay(tmp_path: Path) -> None:
     project = tmp_path / "p"
     scaffold(project, "rest-api")
 
     connector = imported_names((project / "connector.py").read_text(encoding="utf-8"))
     tests = imported_names((project / "tests" / "test_connector.py").read_text(encoding="utf-8"))
 
-    assert {"HttpClient", "RetryPolicy", "ApiKeyAuth", "CursorPaginator"} <= connector["headwater.http"]
-    assert "Cursor" in connector["headwater.incremental"]
-    assert not {"requests", "urllib3"} & {module.split(".")[0] for module in connector}
+    assert {"HttpClient", "RetryPolicy", "ApiKeyAuth", "CursorPaginator"} <= connector["headwater_helpers.http"]
+    assert "Cursor" in connector["headwater_helpers.incremental"]
+    # Deployable: nothing from headwater itself, and requests only through the vendored client.
+    assert not {"headwater", "requests", "urllib3"} & {module.split(".")[0] for module in connector}
+    assert (project / "headwater_helpers" / "http" / "client.py").is_file()
+    assert (project / "headwater_helpers" / "incremental.py").is_file()
     assert {"recording", "replaying", "FaultPlan"} <= tests["headwater.recording"]
     calls = called_names((project / "connector.py").read_text(encoding="utf-8"))
     assert {"paginate", "skip", "track", "commit", "checkpoint"} <= calls
@@ -309,6 +315,38 @@ def test_rest_api_project_replays_its_recording_right_after_init_without_the_moc
     assert faulty.returncode == 0 and "Sync SUCCEEDED" in faulty.stdout, faulty.stdout + faulty.stderr
     assert faulty.stdout.count("retried by the HTTP adapter") == 2, faulty.stdout
     assert query(project, "SELECT count(*) FROM tester.orders") == [(250,)]
+
+
+def test_only_templates_importing_the_helpers_get_them_vendored(tmp_path: Path) -> None:
+    for template in TEMPLATES:
+        project = tmp_path / template
+        created = scaffold(project, template)
+        vendored = sorted(path.relative_to(project).as_posix() for path in created
+                          if path.relative_to(project).parts[0] == HELPERS)
+        assert uses_helpers(template) == ("headwater_helpers" in (project / "connector.py").read_text(encoding="utf-8"))
+        if uses_helpers(template):
+            assert vendored == sorted(file.path.as_posix() for file in vendor_plan()), template
+        else:
+            assert vendored == [] and not (project / HELPERS).exists(), template
+        for path in created:  # no template connector imports headwater itself
+            if path.suffix == ".py" and "tests" not in path.relative_to(project).parts:
+                assert "headwater" not in {module.split(".")[0] for module in imported_names(
+                    path.read_text(encoding="utf-8"))}, path
+
+
+def test_init_refuses_to_overwrite_a_vendored_file_without_force(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    client = project / HELPERS / "http" / "client.py"
+    client.parent.mkdir(parents=True)
+    client.write_text("# my own edits\n", encoding="utf-8")
+
+    with pytest.raises(ExistingFilesError, match="headwater_helpers/http/client.py") as refused:
+        scaffold(project, "rest-api")
+
+    assert refused.value.paths == [client]
+    assert not (project / "connector.py").exists()
+    scaffold(project, "rest-api", force=True)
+    assert client.read_text(encoding="utf-8").startswith("# Vendored from headwater ")
 
 
 def test_next_steps_start_the_mock_server_for_rest_api_only() -> None:

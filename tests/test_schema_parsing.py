@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from headwater.destinations.duckdb import duckdb_type
 from headwater.errors import SchemaDeclarationError
 from headwater.naming import FIVETRAN, SOURCE, Naming
 from headwater.schema import TableSpec, parse_schema
@@ -78,9 +79,10 @@ def test_empty_list_declares_nothing() -> None:
     assert parse([]) == []
 
 
-def test_minimal_entry_is_a_keyless_table_in_tester() -> None:
+def test_minimal_entry_is_a_keyless_table_in_the_default_schema() -> None:
+    # schema=None: the destination's default schema (`tester` for headwater debug, SEM-3).
     spec = one({"table": "hello"})
-    assert spec == TableSpec(schema="tester", table="hello", primary_key=(), columns={})
+    assert spec == TableSpec(schema=None, table="hello", primary_key=(), columns={})
     assert spec.label == "hello"
 
 
@@ -103,10 +105,10 @@ def test_empty_primary_key_means_keyless() -> None:
 
 @pytest.mark.parametrize("name", sorted(ALL_TYPES))
 def test_every_sdk_type_name_is_accepted_in_any_case(name: str) -> None:
-    expected, duckdb_type = ALL_TYPES[name]
+    expected, stored_as = ALL_TYPES[name]
     for spelling in (name, name.lower(), name.title(), name.capitalize()):
         assert parse_declared(spelling) == expected
-    assert expected.duckdb == duckdb_type
+    assert duckdb_type(expected) == stored_as
 
 
 def test_the_fourteen_names_are_exactly_the_sdk_types() -> None:
@@ -127,7 +129,7 @@ def test_decimal_dict_forms(declared: dict[str, Any], expected: DataType) -> Non
     assert parse_declared(declared) == expected
     spec = one({"table": "t", "columns": {"amount": declared}})
     assert spec.columns == {"amount": expected}
-    assert expected.duckdb == f"DECIMAL({expected.precision},{expected.scale})"
+    assert duckdb_type(expected) == f"DECIMAL({expected.precision},{expected.scale})"
 
 
 def test_primary_key_column_need_not_be_declared() -> None:
@@ -137,7 +139,13 @@ def test_primary_key_column_need_not_be_declared() -> None:
 
 def test_same_table_name_in_different_schemas_is_allowed() -> None:
     specs = parse([{"table": "users"}, {"table": "users", "schema": "crm"}, {"table": "users", "schema": "web"}])
-    assert [(s.schema, s.table) for s in specs] == [("tester", "users"), ("crm", "users"), ("web", "users")]
+    assert [(s.schema, s.table) for s in specs] == [(None, "users"), ("crm", "users"), ("web", "users")]
+
+
+def test_a_table_declared_with_and_without_the_default_schema_is_declared_twice() -> None:
+    refused_twice = [{"table": "users"}, {"table": "users", "schema": "tester"}]
+    with pytest.raises(SchemaDeclarationError, match="more than once"):
+        parse_schema(refused_twice, Naming(FIVETRAN), default_schema="tester")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,8 +182,8 @@ def test_source_naming_keeps_declared_names() -> None:
     assert list(spec.columns) == ["firstName", "Crème Brûlée"]
 
 
-def test_source_naming_default_schema_is_still_tester() -> None:
-    assert one({"table": "T"}, naming=SOURCE).schema == "tester"
+def test_source_naming_leaves_the_default_schema_to_the_destination() -> None:
+    assert one({"table": "T"}, naming=SOURCE).schema is None
 
 
 def test_primary_key_names_the_declared_column_in_its_declared_spelling() -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater.engine.state import FileStateStore
+from headwater.errors import StateStoreError
+from headwater.statestore import FileStateStore
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -73,14 +74,25 @@ def test_new_state_file_is_readable_by_others(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
-def test_write_error_of_a_staged_state_is_raised_by_save(tmp_path: Path) -> None:
+def test_write_error_of_a_staged_state_is_raised_by_save_as_a_state_store_error(tmp_path: Path) -> None:
     (tmp_path / "files").write_text("a file where the folder should be")
     path = tmp_path / "files" / "state.json"
     store = FileStateStore(path)
     store.stage("{}")
-    with pytest.raises(OSError):
+    with pytest.raises(StateStoreError, match="cannot save the state to .*state.json: Not a directory") as caught:
         store.save("{}")
+    assert isinstance(caught.value.__cause__, OSError)
     assert not path.exists()
+
+
+def test_a_saved_state_carries_the_identity_of_its_warehouse(tmp_path: Path) -> None:
+    from headwater import pairing
+
+    path = tmp_path / "state.json"
+    FileStateStore(path, pairing=lambda: "abc123").save('{"n": 1}')
+    assert pairing.read(path) in ("abc123", None)  # None only on a file system without extended attributes
+    FileStateStore(path).save('{"n": 2}')
+    assert pairing.read(path) is None
 
 
 def test_staging_never_creates_the_state_folder(tmp_path: Path) -> None:

@@ -4,13 +4,22 @@ widening conversions and _fivetran_id (spec: data-types.md TYPES-20 to TYPES-41,
 
 from __future__ import annotations
 
+import contextlib
+import decimal as decimal_module
 import doctest
 import enum
+import importlib
 import math
+import pkgutil
 import struct
+import sys
+import time as time_module
+import tracemalloc
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
+from datetime import tzinfo as tzinfo_base
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +29,7 @@ from hypothesis import strategies as st
 
 import headwater.values
 from headwater import types, values
+from headwater.destinations.duckdb import duckdb_type as duckdb_column_type
 from headwater.errors import OperationTypeError, OperationValueError
 from headwater.types import (
     BINARY,
@@ -291,7 +301,7 @@ def test_infer_scalar_types_case_matches_duckdb_column_types() -> None:
     }
     for column, (value, duckdb_type) in row.items():
         inferred = infer(normalize(value, table="inferred", column=column))
-        assert inferred is not None and inferred.duckdb == duckdb_type, column
+        assert inferred is not None and duckdb_column_type(inferred) == duckdb_type, column
     assert infer(None) is None
 
 
@@ -1288,9 +1298,12 @@ def test_fivetran_id_is_64_lower_case_hex_digits() -> None:
 
 
 def test_module_examples_run() -> None:
-    failures, tried = doctest.testmod(headwater.values)
-    assert tried > 0
-    assert failures == 0
+    names = [info.name for info in pkgutil.iter_modules(headwater.values.__path__)]
+    modules = [headwater.values] + [importlib.import_module(f"headwater.values.{name}") for name in names]
+    for module in modules:
+        failures, tried = doctest.testmod(module)
+        assert failures == 0, module.__name__
+    assert all(doctest.DocTestFinder().find(module) for module in modules)
 
 
 # --- fivetran_ids: the column-wise _fivetran_id must equal the row-wise reference -----------------
@@ -1319,3 +1332,207 @@ def test_fivetran_ids_use_declared_types_for_text_forms() -> None:
     expected = [values.fivetran_id({"amount": Decimal("1.50"), "name": "x"}, {"amount": declared}),
                 values.fivetran_id({"name": "y"}, {"amount": declared})]
     assert values.fivetran_ids(columns) == expected
+
+
+# --- edge values a connector can pass: a converted value or ERR-OP-4/5/11, never anything else ----
+
+
+@contextlib.contextmanager
+def unlimited_int_text() -> Iterator[None]:
+    """Lift Python's int-to-str digit limit (3.11+) to compute expected texts of huge ints."""
+    get_limit = getattr(sys, "get_int_max_str_digits", None)
+    if get_limit is None:
+        yield
+        return
+    saved = get_limit()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(saved)
+
+
+HUGE_INTS = [10**4300, -(10**5000) - 1, 7**9000, 2**20000 + 12345, -(3**30000)]
+
+
+@pytest.mark.parametrize("value", HUGE_INTS, ids=["1e4300", "-1e5000-1", "7**9000", "2**20000", "-3**30000"])
+def test_ints_beyond_pythons_str_limit_have_their_exact_text(value: int) -> None:
+    with unlimited_int_text():
+        expected = str(value)
+    assert text_form(value) == expected
+    assert infer(normalize(value, table="t", column="c")) == STRING
+    assert conv(value, STRING) == expected
+    assert conv(value, JSON) == expected and type(conv(value, JSON)) is JsonText
+    assert values.fivetran_ids([("n", [value, 1], None)]) == [fivetran_id({"n": value}, {}), fivetran_id({"n": 1}, {})]
+    assert fivetran_id({"n": value}, {}) == fivetran_id({"n": expected}, {})
+
+
+def test_text_of_a_million_digit_int_takes_well_under_a_second_per_100k_digits() -> None:
+    value = 10**1_000_000 - 1
+    started = time_module.perf_counter()
+    text = text_form(value)
+    elapsed = time_module.perf_counter() - started
+    assert text == "9" * 1_000_000
+    assert elapsed < 5, elapsed  # about 0.6 s here; the quadratic conversion took 20 s
+
+
+@pytest.mark.parametrize("declared", [SHORT, INT, LONG, decimal(38, 0), decimal(10, 2), DOUBLE, FLOAT, BOOLEAN],
+                         ids=str)
+def test_huge_ints_are_refused_quickly_by_numeric_types(declared: DataType) -> None:
+    value = -7 * 10**999_999
+    started = time_module.perf_counter()
+    with pytest.raises(OperationValueError) as caught:
+        conv(value, declared)
+    assert time_module.perf_counter() - started < 1
+    message = str(caught.value)
+    assert "'t'" in message and "'c'" in message and str(declared) in message
+    assert "1000000 digits" in message and len(message) < 1000
+
+
+def test_error_messages_abbreviate_huge_ints_and_strings() -> None:
+    with pytest.raises(OperationValueError) as caught:
+        conv(10**5000, INT)
+    assert "5001 digits" in str(caught.value)
+    with pytest.raises(OperationValueError) as caught:
+        conv("x" * 10_000_000, INT)
+    assert len(str(caught.value)) < 1000
+
+
+def test_lone_surrogates_hash_like_the_replacement_character_they_are_stored_as() -> None:
+    assert fivetran_id({"s": "a\ud800b"}, {}) == fivetran_id({"s": "a\ufffdb"}, {})
+    assert fivetran_id({"s": "\udfff"}, {}) == fivetran_id({"s": "\ufffd"}, {})
+    assert fivetran_id({"s": "\ud83d\ude00"}, {}) == fivetran_id({"s": "\U0001f600"}, {})  # a pair is one character
+    assert values.fivetran_ids([("s", ["a\ud800b", "\ufffd"], None)]) == [
+        fivetran_id({"s": "a\ufffdb"}, {}), fivetran_id({"s": "\ufffd"}, {})]
+
+
+OFFSET_W5 = timezone(timedelta(hours=-5))
+OFFSET_E5 = timezone(timedelta(hours=5))
+OUT_OF_RANGE_DATETIMES = [datetime.max.replace(tzinfo=OFFSET_W5), datetime.min.replace(tzinfo=OFFSET_E5),
+                          datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-23, minutes=-59)))]
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE_DATETIMES, ids=["max-05", "min+05", "late-23:59"])
+def test_aware_datetimes_beyond_year_9999_in_utc_are_refused_with_the_value(value: datetime) -> None:
+    for convert in (lambda v: norm(v), lambda v: conv(v, UTC_DATETIME), lambda v: conv(v, NAIVE_DATETIME),
+                    lambda v: conv(v, STRING), lambda v: conv(MyDatetime.fromisoformat(v.isoformat()), STRING)):
+        with pytest.raises(OperationValueError) as caught:
+            convert(value)
+        message = str(caught.value)
+        assert "'t'" in message and "'c'" in message and "outside the datetime range" in message
+        assert str(value.year) in message
+
+
+def test_aware_datetimes_near_the_limits_that_fit_in_utc_are_converted() -> None:
+    late = datetime.max.replace(tzinfo=OFFSET_E5)
+    assert norm(late) == datetime.max.replace(tzinfo=UTC) - timedelta(hours=5)
+    assert conv(late, NAIVE_DATETIME) == datetime.max - timedelta(hours=5)
+    early = datetime.min.replace(tzinfo=OFFSET_W5)
+    assert norm(early) == datetime.min.replace(tzinfo=UTC) + timedelta(hours=5)
+    assert text_form(norm(early)) == "0001-01-01T05:00:00Z"
+
+
+class BadOffset(tzinfo_base):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=30)  # datetime refuses offsets of a day or more
+
+
+def test_a_tzinfo_with_an_impossible_offset_is_an_error_naming_the_column() -> None:
+    value = datetime(2024, 1, 2, tzinfo=BadOffset())
+    for convert in (lambda v: norm(v), lambda v: conv(v, UTC_DATETIME), lambda v: conv(v, STRING),
+                    lambda v: infer(v)):
+        with pytest.raises((OperationValueError, OperationTypeError)) as caught:
+            convert(value)
+        assert "'c'" in str(caught.value) or "'?'" in str(caught.value)
+
+
+NAN_DECIMALS = [Decimal("sNaN"), Decimal("-sNaN"), Decimal("NaN123"), Decimal("-NaN"), Decimal("sNaN42")]
+
+
+@pytest.mark.parametrize("value", NAN_DECIMALS, ids=repr)
+def test_every_decimal_nan_is_a_nan(value: Decimal) -> None:
+    assert math.isnan(norm(value))
+    assert infer(norm(value)) == DOUBLE
+    assert text_form(value) == "NaN"
+    assert math.isnan(conv(value, DOUBLE)) and math.isnan(conv(value, FLOAT))
+    assert conv(value, STRING) == "NaN"
+    for declared in (BOOLEAN, SHORT, INT, LONG, decimal(10, 2), JSON, XML, BINARY, NAIVE_DATE, UTC_DATETIME):
+        with pytest.raises(OperationValueError):
+            conv(value, declared)
+
+
+WIDE_DECIMALS = ["1E+30000000", "-1E+100000000", "1E-30000000", "1E+4300", "-9.99E-4300", "0E+5000", "0E-5000"]
+
+
+@pytest.mark.parametrize("text", WIDE_DECIMALS)
+def test_decimals_whose_plain_text_would_be_huge_are_refused_without_building_it(text: str) -> None:
+    value = Decimal(text)
+    for declared in (None, STRING, JSON):
+        tracemalloc.start()
+        try:
+            with pytest.raises(OperationValueError) as caught:
+                norm(value) if declared is None else conv(value, declared)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 1_000_000, (declared, peak)
+        message = str(caught.value)
+        assert "'t'" in message and "'c'" in message and text in message and "4300 digits" in message
+
+
+def test_decimals_at_the_plain_text_limit_are_kept() -> None:
+    assert text_form(norm(Decimal("1E+4299"))) == "1" + "0" * 4299
+    assert text_form(norm(Decimal("-1E-4299"))) == "-0." + "0" * 4298 + "1"
+    assert conv(Decimal("9.5E+4299"), STRING) == "95" + "0" * 4298
+
+
+def test_numeric_types_take_decimals_with_extreme_exponents_quickly() -> None:
+    started = time_module.perf_counter()
+    assert conv(Decimal("1E-30000000"), DOUBLE) == 0.0
+    assert conv(Decimal("-1E-30000000"), decimal(10, 2)) == Decimal("0.00")
+    for declared in (SHORT, INT, LONG, decimal(38, 0), DOUBLE, FLOAT):
+        with pytest.raises(OperationValueError):
+            conv(Decimal("1E+30000000"), declared)
+    with pytest.raises(OperationValueError):
+        conv(Decimal("1E-30000000"), INT)  # not a whole number
+    assert time_module.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (Decimal("0.05"), "0.05"), (Decimal("5E-2"), "0.05"), (Decimal("0.050"), "0.050"),
+    (Decimal("-0.00"), "0.00"), (Decimal("-0"), "0"), (Decimal("1E+2"), "100"), (Decimal("1.0E+3"), "1000"),
+    (Decimal("-105.340"), "-105.340"), (Decimal("1E-7"), "0.0000001"),
+])
+def test_decimal_text_is_plain_and_keeps_the_scale(value: Decimal, expected: str) -> None:
+    assert text_form(value) == expected
+    assert conv(value, STRING) == expected
+    assert conv(value, JSON) == expected
+
+
+def test_decimal_handling_ignores_the_connectors_decimal_context() -> None:
+    cases = [(Decimal("0.05"), None), (Decimal("105.3"), decimal(5, 2)), (Decimal("0.05"), decimal(38, 37))]
+    expected = [(text_form(v, s), infer(v)) for v, s in cases]
+    conversions = [("1.005", decimal(10, 2)), (Decimal("0.05"), decimal(38, 30)), (Decimal("7.5"), DOUBLE),
+                   (Decimal("12"), INT), ("12345678901234567890.5", decimal(38, 1))]
+    converted = [coerce(v, d, table="t", column="c") for v, d in conversions]
+    hostile = decimal_module.Context(prec=1, Emin=-2, Emax=2, traps=list(decimal_module.Context().flags))
+    with decimal_module.localcontext(hostile):
+        assert [(text_form(v, s), infer(v)) for v, s in cases] == expected
+        assert [coerce(v, d, table="t", column="c") for v, d in conversions] == converted
+        assert convert_stored(Decimal("1.5"), decimal(2, 1), decimal(30, 20)) == Decimal("1.5" + "0" * 19)
+
+
+def test_a_nested_int_beyond_pythons_str_limit_is_err_op_11_with_advice() -> None:
+    with pytest.raises(OperationTypeError) as caught:
+        json_text({"n": [10**5000]}, table="t", column="c")
+    message = str(caught.value)
+    assert "not JSON serializable" in message and "'c'" in message and "send it as a str" in message
+
+
+def test_a_released_memoryview_is_an_error_naming_the_column() -> None:
+    view = memoryview(b"ab")
+    view.release()
+    for convert in (norm, lambda v: conv(v, BINARY), lambda v: conv(v, STRING)):
+        with pytest.raises((OperationTypeError, OperationValueError)) as caught:
+            convert(view)
+        assert "'t'" in str(caught.value) and "'c'" in str(caught.value) and "released" in str(caught.value)

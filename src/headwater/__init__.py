@@ -9,9 +9,16 @@ The connector-author surface::
         op.checkpoint(state)
 
     connector = Connector(update=update)
+
+Running a sync from Python (the engine as a library)::
+
+    import headwater
+
+    result = headwater.sync("path/to/project", on_event=print)
 """
 
 from headwater._version import __version__
+from headwater.api import sync
 from headwater.connector import Connector
 from headwater.log import Logging
 from headwater.operations import Operations
@@ -28,4 +35,5 @@ __all__ = [
     "Operations",
     "Test",
     "__version__",
+    "sync",
 ]

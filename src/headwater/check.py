@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from headwater.events import CheckpointCommitted, Event
 from headwater.recording import Cassette, Fault, FaultPlan, ReplaySession, replaying, secret_values
 from headwater.recording.compare import (
     TableDiff,
@@ -80,7 +81,7 @@ from headwater.recording.compare import (
 from headwater.recording.redaction import Redactor
 
 __all__ = ["DEFAULT_STATE_BUDGET", "CheckReport", "Checkpoint", "PropertyResult", "check_connector", "check_faults",
-           "observe_checkpoints"]
+           "CheckpointObserver"]
 
 DEFAULT_STATE_BUDGET = 64 * 1024
 DEFAULT_MAX_RESUMES = 20
@@ -155,35 +156,27 @@ class Checkpoint:
     snapshot: Path | None           # a folder holding files/warehouse.db as committed here
 
 
-@contextmanager
-def observe_checkpoints(snapshots: Path | None) -> Iterator[list[Checkpoint]]:
-    """Collect every checkpoint the syncs inside the block commit.
+class CheckpointObserver:
+    """Collects every checkpoint of a sync from its events (pass it as ``on_event``).
 
-    The state store's ``save`` runs right after the warehouse commit of a checkpoint and before the
-    next operation, so copying the warehouse file (and its WAL) there captures exactly what that
-    checkpoint committed. The hook wraps ``FileStateStore.save`` for the duration of the block.
+    A :class:`~headwater.events.CheckpointCommitted` event arrives right after the commit of a
+    checkpoint and before the next operation, so copying the warehouse file (and its WAL) then
+    captures exactly what that checkpoint committed.
     """
-    from headwater import operations
-    from headwater.engine.state import FileStateStore
 
-    original = FileStateStore.save
-    found: list[Checkpoint] = []
+    def __init__(self, warehouse: Path, snapshots: Path | None) -> None:
+        self.warehouse = warehouse
+        self.snapshots = snapshots
+        self.checkpoints: list[Checkpoint] = []
 
-    def save(store: FileStateStore, text: str) -> None:
-        original(store, text)
-        sync = operations.active_sync()
-        done = sync.upserts + sync.updates + sync.deletes if sync is not None else 0
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, CheckpointCommitted):
+            return
         copy: Path | None = None
-        if snapshots is not None and sync is not None:
-            copy = snapshots / f"checkpoint-{len(found) + 1}"
-            _copy_warehouse(Path(sync.warehouse.path), copy / "files")
-        found.append(Checkpoint(len(found) + 1, text, done, copy))
-
-    setattr(FileStateStore, "save", save)  # noqa: B010 - mypy refuses assigning to a method
-    try:
-        yield found
-    finally:
-        setattr(FileStateStore, "save", original)  # noqa: B010
+        if self.snapshots is not None:
+            copy = self.snapshots / f"checkpoint-{event.number}"
+            _copy_warehouse(self.warehouse, copy / "files")
+        self.checkpoints.append(Checkpoint(event.number, event.state, event.operations, copy))
 
 
 def _copy_warehouse(database: Path, folder: Path) -> None:
@@ -233,10 +226,11 @@ class _Checker:
         if seed is not None:
             _copy_warehouse(seed / "files" / "warehouse.db", work / "files")
         snapshots = self.work / f"{name}-checkpoints" if observe else None
-        with replaying(self.cassette, faults=faults, secrets=self.configuration) as session, \
-                observe_checkpoints(snapshots) as checkpoints:
-            result = run_connector(self.project, configuration=self.configuration, state=state, warehouse_dir=work)
-        return _Run(result, session, checkpoints if observe else [], work)
+        observer = CheckpointObserver(work / "files" / "warehouse.db", snapshots)
+        with replaying(self.cassette, faults=faults, secrets=self.configuration) as session:
+            result = run_connector(self.project, configuration=self.configuration, state=state, warehouse_dir=work,
+                                   on_event=observer)
+        return _Run(result, session, observer.checkpoints if observe else [], work)
 
     def compare(self, expected: _Run | Path, actual: _Run) -> list[TableDiff]:
         left = expected.result.warehouse if isinstance(expected, _Run) else expected / "files" / "warehouse.db"

@@ -28,6 +28,10 @@ LAZY_COMMANDS = {
     "check": ("headwater.check_cli", "check"),
     "generate": ("headwater.ai.cli", "generate"),
     "enhance": ("headwater.ai.cli", "enhance"),
+    "run": ("headwater.production_cli", "run"),
+    "state": ("headwater.production_cli", "state"),
+    "history": ("headwater.production_cli", "history"),
+    "vendor": ("headwater.vendor_cli", "vendor"),
 }
 
 
@@ -120,10 +124,13 @@ def _parse_size(text: str) -> int:
 @click.option("--faults", metavar="SPEC",
               help="With --replay: inject faults, e.g. '429:retry-after=0@3,503@5,timeout@7' (docs/testing.md).")
 @click.option("--profile", is_flag=True, help="Print where the sync's time went: connector code vs headwater.")
+@click.option("--wait", is_flag=True, help="If another run or a reset is using the project, wait for it to finish.")
+@click.option("--full-resync", is_flag=True,
+              help="Start from an empty state (every row synced again into the existing warehouse).")
 @click.option("-v", "--verbose", is_flag=True, help="Show full tracebacks, headwater's frames included.")
 def debug(project_path: str | None, configuration_file: str | None, state_file: str | None,
           naming: str | None, buffer_memory: str | None, record: str | None, replay: str | None,
-          faults: str | None, profile: bool, verbose: bool) -> None:
+          faults: str | None, profile: bool, wait: bool, full_resync: bool, verbose: bool) -> None:
     """Run one sync of the connector in PROJECT_PATH (default: here) into PROJECT_PATH/files/warehouse.db.
 
     \b
@@ -156,6 +163,8 @@ def debug(project_path: str | None, configuration_file: str | None, state_file: 
         record=record,
         replay=replay,
         faults=faults,
+        wait=wait,
+        full_resync=full_resync,
         progress=sys.stdout.isatty() and not os.environ.get("NO_COLOR") == "force-plain",
     )
     report = run_debug(request)
@@ -168,11 +177,13 @@ def debug(project_path: str | None, configuration_file: str | None, state_file: 
 @click.option("-f", "--force", "force", is_flag=True, help="Delete without asking.")
 @click.option("-y", "--yes", "force", is_flag=True, help="Same as --force.")
 @click.option("--non-interactive", "force", is_flag=True, help="Same as --force.")
-def reset(project_path: str | None, force: bool) -> None:
+@click.option("--wait", is_flag=True, help="If a sync is using the project, wait for it to finish first.")
+def reset(project_path: str | None, force: bool, wait: bool) -> None:
     """Delete files/warehouse.db and files/state.json so the next debug run starts from scratch.
 
     configuration.json and any state file named with --state are left alone.
     """
+    from headwater.projectlock import ProjectBusy
     from headwater.reset import ResetRefused, reset_project, reset_targets
 
     root = Path(project_path) if project_path else Path.cwd()
@@ -195,8 +206,8 @@ def reset(project_path: str | None, force: bool) -> None:
             click.echo("nothing deleted")
             return
     try:
-        removed = reset_project(root)
-    except ResetRefused as exc:
+        removed = reset_project(root, wait=wait)
+    except (ResetRefused, ProjectBusy) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     for path in removed:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -50,9 +51,10 @@ class Connector:
         Returns ``None`` on success; on failure prints what ``headwater debug`` prints and raises
         ``SystemExit(1)``.
         """
-        from headwater.runner import debug_connector
-
-        code = debug_connector(
+        # The connector surface sits below the engine and the runner, and the runner loads connectors:
+        # this one call upwards goes by name, so that no module of the surface imports the runner.
+        runner = importlib.import_module("headwater.runner")
+        code = runner.debug_connector(
             self,
             project_path=project_path,
             configuration=configuration,

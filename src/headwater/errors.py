@@ -8,7 +8,14 @@
     ├── ConfigurationError(ValueError)      configuration file (ERR-CFG-*)
     ├── StateFileError(ValueError)          state file (ERR-STATE-*)
     ├── ConnectorLoadError                  connector.py and its Connector (ERR-LOAD-*)
-    ├── WarehouseError                      warehouse cannot be opened (ERR-WH-1)
+    ├── DestinationError                    the destination failed (environment, not a bug)
+    │   ├── WarehouseError                  warehouse cannot be opened (ERR-WH-1)
+    │   ├── DestinationUnavailable          server unreachable, connection lost (retryable)
+    │   ├── DestinationLocked               another process holds the store (retryable)
+    │   ├── DestinationFull                 no space left on the device
+    │   ├── DestinationPermissionError      no permission to write the store
+    │   └── DestinationOutOfMemory          the destination ran out of memory
+    ├── StateStoreError                     the checkpoint's state could not be saved
     ├── SchemaDeclarationError(ValueError)  what schema() returned (ERR-SCHEMA-*)
     ├── SchemaEvolutionError                declared schema against the warehouse (ERR-EVOL-*)
     ├── OperationError                      raised from an op.* call at the connector's line (ERR-OP-*, ERR-CKPT-*)
@@ -20,6 +27,7 @@
     │   └── ConnectorReportedError(RuntimeError)   raised by Operations.error()
     └── SyncError                           the sync failed in connector code (ERR-SCHEMA-1, ERR-UPD-*)
         └── SyncInterrupted                 Ctrl-C during the sync (ERR-6); exit status 130
+    Terminated(KeyboardInterrupt)           SIGTERM during a sync, handled like Ctrl-C; exit status 143
 
 Operation errors also subclass the builtin the spec names (API-32), so a connector that catches
 ``ValueError`` catches them. Messages name the offending value and, where one exists, the fix.
@@ -33,6 +41,12 @@ __all__ = [
     "ConfigurationError",
     "ConnectorLoadError",
     "ConnectorReportedError",
+    "DestinationError",
+    "DestinationFull",
+    "DestinationLocked",
+    "DestinationOutOfMemory",
+    "DestinationPermissionError",
+    "DestinationUnavailable",
     "HeadwaterError",
     "NoSyncRunningError",
     "OperationError",
@@ -42,9 +56,11 @@ __all__ = [
     "SchemaDeclarationError",
     "SchemaEvolutionError",
     "StateFileError",
+    "StateStoreError",
     "SyncAlreadyFailedError",
     "SyncError",
     "SyncInterrupted",
+    "Terminated",
     "UnsupportedArgumentError",
     "UsageError",
     "WarehouseError",
@@ -85,8 +101,51 @@ class ConnectorLoadError(HeadwaterError):
     """connector.py is missing, fails to import, or has no usable ``connector`` object."""
 
 
-class WarehouseError(HeadwaterError):
+class DestinationError(HeadwaterError):
+    """The destination failed for a reason of its environment; the last commit point is intact.
+
+    ``retryable``: running the sync again later may succeed without any change (a lost connection,
+    a lock another process holds).
+    """
+
+    retryable: ClassVar[bool] = False
+    before_sync = False
+
+
+class WarehouseError(DestinationError):
     """The warehouse file cannot be opened."""
+
+    before_sync = True
+
+
+class DestinationUnavailable(DestinationError):
+    """The destination cannot be reached, or the connection was lost."""
+
+    retryable = True
+
+
+class DestinationLocked(DestinationError):
+    """Another process holds the destination's store."""
+
+    retryable = True
+
+
+class DestinationFull(DestinationError):
+    """No space is left where the destination writes."""
+
+
+class DestinationPermissionError(DestinationError):
+    """The destination may not write where it must."""
+
+
+class DestinationOutOfMemory(DestinationError):
+    """The destination ran out of memory."""
+
+
+class StateStoreError(HeadwaterError):
+    """The state of a checkpoint could not be saved (the checkpoint's data is committed)."""
+
+    before_sync = False
 
 
 class SchemaDeclarationError(HeadwaterError, ValueError):
@@ -141,3 +200,9 @@ class SyncInterrupted(SyncError):
     """The sync was interrupted (Ctrl-C)."""
 
     exit_code = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived during a sync: handled like Ctrl-C (rollback to the last checkpoint), exit status 143."""
+
+    exit_code = 143

@@ -7,19 +7,28 @@ can step aside before a line is written::
     12:00:01.251 INFO     [headwater] calling update()
 
 The library never prints directly: the runner installs a printer for the sync and removes it after.
+
+Secrets: a printer can be given a ``redact`` function (``LogPrinter(..., redact=f)`` or
+``printer.redact = f``), applied to every message before it is formatted, whatever its origin —
+the connector's own ``Logging`` lines and ``Operations.warning``/``error`` included — and to raw
+text (the summary). The runner installs the run's :class:`headwater.secrets.SecretMasker`, so a
+connector that logs its API key prints ``<redacted>``. Without one (the default), lines are printed
+as they are. What connector code writes with ``print()`` does not go through the printer and is
+not masked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-__all__ = ["Level", "LogPrinter", "Logging", "emit", "format_line", "use_printer"]
+__all__ = ["Level", "LogPrinter", "Logging", "emit", "format_line", "redacting", "use_printer"]
 
 
 class Level(enum.IntEnum):
@@ -57,6 +66,8 @@ class LogPrinter:
         stream: where lines go (stdout for the CLI).
         min_level: the lowest level printed for the connector's own lines (API-42).
         clock: returns the wall-clock time in seconds, injectable for tests.
+        redact: applied to every message (and raw text) before it is written, to mask secrets;
+            None (the default) writes text as it is. Settable later as :attr:`redact`.
     """
 
     def __init__(
@@ -65,10 +76,14 @@ class LogPrinter:
         *,
         min_level: Level = Level.DEBUG,
         clock: Callable[[], float] = time.time,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self._stream = stream
         self.min_level = min_level
         self._clock = clock
+        #: Masks secrets in each message before it is formatted (before continuation lines are
+        #: indented, so a multi-line secret is still found whole).
+        self.redact = redact
         self._lock = threading.Lock()
         #: Called (under the lock) before a line is written; the progress display uses it to clear itself.
         self.before_write: Callable[[], None] | None = None
@@ -81,10 +96,17 @@ class LogPrinter:
     def log(self, level: Level, origin: str, message: str) -> None:
         if origin == "connector" and level < self.min_level:
             return
-        self.write_raw(format_line(self._clock(), level, origin, message) + "\n")
+        redact = self.redact
+        if redact is not None:
+            message = redact(message)
+        self._write(format_line(self._clock(), level, origin, message) + "\n")
 
     def write_raw(self, text: str) -> None:
         """Write text without a log prefix (the summary block)."""
+        redact = self.redact
+        self._write(redact(text) if redact is not None else text)
+
+    def _write(self, text: str) -> None:
         with self._lock:
             if self.closed:
                 return
@@ -108,6 +130,23 @@ def use_printer(printer: LogPrinter) -> LogPrinter:
     global _printer
     previous, _printer = _printer, printer
     return previous
+
+
+@contextlib.contextmanager
+def redacting(redact: Callable[[str], str] | None) -> Iterator[LogPrinter]:
+    """Mask secrets with ``redact`` in every line the installed printer writes, for the block.
+
+    The runner wraps a sync in it with the run's :class:`headwater.secrets.SecretMasker`, so the
+    connector's own ``Logging`` lines are masked as well as headwater's; the printer's previous
+    ``redact`` is restored at the end.
+    """
+    printer = _printer
+    previous = printer.redact
+    printer.redact = redact
+    try:
+        yield printer
+    finally:
+        printer.redact = previous
 
 
 def emit(level: Level, message: str, *, origin: str = "headwater") -> None:

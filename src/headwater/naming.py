@@ -1,4 +1,4 @@
-"""How source schema, table and column names become DuckDB identifiers (spec: naming.md).
+"""How source schema, table and column names become destination names (spec: naming.md).
 
 Two conventions exist (NAME-2): ``FIVETRAN`` (the default) transforms every name by the seven steps
 of NAME-10; ``SOURCE`` keeps names exactly as given (NAME-30). A :class:`Naming` is created once per
@@ -13,10 +13,11 @@ run and caches every name it resolves, because it is called for every key of eve
     'creme_brulee'
     >>> Naming(SOURCE).column("Crème Brûlée")
     'Crème Brûlée'
-    >>> quote('a"b')
-    '"a""b"'
-    >>> is_system_column("_FIVETRAN_ID"), identity("UserData")
-    (True, 'userdata')
+    >>> is_system_column("_FIVETRAN_ID")
+    True
+
+How a destination quotes names and which names it treats as the same (case folding) is the
+destination's business: see :class:`headwater.destinations.base.Capabilities`.
 """
 
 from __future__ import annotations
@@ -30,10 +31,8 @@ __all__ = [
     "SYSTEM_COLUMNS",
     "Naming",
     "fivetran_name",
-    "identity",
     "is_system_column",
     "parse_convention",
-    "quote",
 ]
 
 FIVETRAN = "FIVETRAN"
@@ -198,25 +197,3 @@ def is_system_column(dest_name: str) -> bool:
     (True, False)
     """
     return dest_name.lower() in SYSTEM_COLUMNS
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def identity(dest_name: str) -> str:
-    """The key under which DuckDB treats identifiers as equal (NAME-22).
-
-    DuckDB folds only ASCII letters when it compares identifiers (``AB`` and ``ab`` are one column,
-    ``Äb`` and ``äb`` are two), so this lower-cases ASCII letters and nothing else. Use it to
-    detect colliding destination names and to find existing tables and columns.
-    """
-    return dest_name.translate(_ASCII_LOWER) if not dest_name.isascii() else dest_name.lower()
-
-
-def quote(identifier: str) -> str:
-    """Quote ``identifier`` for DuckDB SQL, doubling embedded ``"`` (NAME-3).
-
-    >>> quote("order")
-    '"order"'
-    """
-    return '"' + identifier.replace('"', '""') + '"'

@@ -25,23 +25,10 @@ __all__ = ["Operations", "active_sync", "bind"]
 _active: Sync | None = None
 
 
-_FAST_PATHS = ("upsert", "update", "delete")
-
-
 def bind(sync: Sync | None) -> Sync | None:
-    """Make ``sync`` the one operations go to (``None`` ends it); returns the previous one.
-
-    While a sync is bound, ``Operations.upsert``/``update``/``delete`` are replaced by the sync's
-    own bound methods, so the per-row call costs one Python call instead of two. A reference taken
-    earlier (``up = op.upsert``) still works: the original methods forward to the active sync.
-    """
+    """Make ``sync`` the one operations go to (``None`` ends it); returns the previous one."""
     global _active
     previous, _active = _active, sync
-    for name in _FAST_PATHS:
-        if sync is None:
-            setattr(Operations, name, _ORIGINAL[name])
-        else:
-            setattr(Operations, name, staticmethod(getattr(sync, name)))
     return previous
 
 
@@ -125,5 +112,3 @@ class Operations:
             raise no_sync_error("error")
         sync.error(message, trace)
 
-
-_ORIGINAL = {name: Operations.__dict__[name] for name in _FAST_PATHS}

@@ -4,35 +4,43 @@ Every problem is a :class:`~headwater.errors.SchemaDeclarationError` naming the 
 (ERR-SCHEMA-2 to ERR-SCHEMA-12)::
 
     specs = parse_schema([{"table": "users", "primary_key": ["id"], "columns": {"id": "INT"}}], Naming())
+
+Names are compared as the destination compares them (``fold``, see
+:class:`headwater.destinations.base.Capabilities`); a table declared without ``schema`` has
+``schema=None`` and goes to the destination's default schema.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from headwater.errors import SchemaDeclarationError
-from headwater.naming import Naming, identity, is_system_column
+from headwater.naming import Naming, is_system_column
 from headwater.types import DataType, parse_declared
 
 __all__ = ["ALLOWED_KEYS", "TableSpec", "parse_schema"]
 
 ALLOWED_KEYS = ("table", "primary_key", "columns", "schema")
-DEFAULT_SCHEMA = "tester"
+
+
+def _casefold(name: str) -> str:
+    return name.lower()
 
 
 @dataclass(frozen=True)
 class TableSpec:
     """One declared table, with destination names."""
 
-    schema: str
+    schema: str | None            # None: the destination's default schema
     table: str
     primary_key: tuple[str, ...]
     columns: dict[str, DataType]  # destination column name -> type, in declaration order
 
     @property
     def label(self) -> str:
-        return self.table if self.schema == DEFAULT_SCHEMA else f"{self.schema}.{self.table}"
+        return self.table if self.schema is None else f"{self.schema}.{self.table}"
 
 
 def _short(value: Any) -> str:
@@ -40,8 +48,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def parse_schema(result: Any, naming: Naming) -> list[TableSpec]:
-    """Validate and convert the list ``schema()`` returned."""
+def parse_schema(result: Any, naming: Naming, fold: Callable[[str], str] = _casefold,
+                 default_schema: str = "") -> list[TableSpec]:
+    """Validate and convert the list ``schema()`` returned; ``fold`` says which names are the same, and
+    a table without ``schema`` is in ``default_schema``."""
+    identity = fold
     if not isinstance(result, list):
         raise SchemaDeclarationError(
             f"schema() must return a list of table entries, got {type(result).__name__}: {_short(result)}; "
@@ -69,15 +80,16 @@ def parse_schema(result: Any, naming: Naming) -> list[TableSpec]:
         table = naming.table(source_table)
         where = f"schema() entry for table {source_table!r}"
         source_schema = entry.get("schema")
+        schema: str | None
         if source_schema is None:
-            schema = DEFAULT_SCHEMA
+            schema = None
         elif not isinstance(source_schema, str) or not source_schema.strip():
             raise SchemaDeclarationError(
                 f"{where}: 'schema' must be a non-empty string, got {_short(source_schema)}"
             )
         else:
             schema = naming.schema(source_schema)
-        key = (identity(schema), identity(table))
+        key = (identity(schema if schema is not None else default_schema), identity(table))
         if key in seen:
             raise SchemaDeclarationError(
                 f"table {table!r} is declared more than once in schema() (as {seen[key]!r} and "

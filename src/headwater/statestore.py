@@ -1,18 +1,36 @@
-"""Where checkpointed state goes (SEM-55, SEM-56): replaced atomically, after the data commits."""
+"""Where checkpointed state goes (SEM-55, SEM-56): the :class:`StateStore` interface and the state file.
+
+The engine owns the order of a commit point: :meth:`StateStore.stage` the new state, write every
+table's changes, commit the destination, then :meth:`StateStore.save`. A store keeps the state where
+it likes, under one rule: a saved state is never ahead of the committed data.
+
+* :class:`FileStateStore` (``headwater debug``): ``files/state.json``, replaced atomically after the
+  destination commits, so a crash between the two leaves the state of the previous checkpoint.
+* A store inside the destination writes the state in ``stage`` into the same transaction as the data;
+  the commit makes both durable at once and ``save`` has nothing left to do.
+"""
 
 from __future__ import annotations
 
 import os
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from headwater import pairing
+from headwater.errors import StateStoreError
 
 __all__ = ["FileStateStore", "StateStore"]
 
 
+@runtime_checkable
 class StateStore(Protocol):
     """Saves the state JSON text of a checkpoint."""
+
+    def load(self) -> str | None:
+        """The saved state's JSON text, or None when none was saved yet."""
 
     def stage(self, text: str) -> None:
         """Get ``text`` ready to be saved, before the warehouse commits (it must not be visible yet)."""
@@ -36,8 +54,11 @@ class FileStateStore:
     disk syncs of a checkpoint overlap instead of following each other (0.4 ms less a checkpoint).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, pairing: Callable[[], str | None] | None = None) -> None:
         self.path = path
+        #: Returns the identity of the warehouse the data is in, recorded with each saved state
+        #: (see :mod:`headwater.pairing`); None: nothing is recorded.
+        self._pairing = pairing
         # The state file's mode, kept across saves (0644 for a new one); read at the first save.
         self._mode: int | None = None
         # One temporary name per process, reused by each save (a killed run may leave its own behind).
@@ -46,6 +67,12 @@ class FileStateStore:
         self._outstanding = 0                 # writes handed to the helper whose outcome is not read
         self._requests: queue.SimpleQueue[str | None] | None = None
         self._results: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+
+    def load(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
 
     def stage(self, text: str) -> None:
         self._drain()
@@ -67,7 +94,17 @@ class FileStateStore:
             self._drain()
             if staged != text:
                 self._write_temporary(text)
+            if self._pairing is not None:
+                pairing.mark(self._tmp, self._pairing())
             os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self._remove_temporary()
+            raise StateStoreError(
+                f"cannot save the state to {self.path}: {exc.strerror or exc}; this checkpoint's data is committed "
+                "but the saved state is still the previous checkpoint's (running again repeats the rows since "
+                f"then, which upserts make harmless): free disk space or make {self.path.parent} writable, "
+                "then run again"
+            ) from exc
         except BaseException:
             self._remove_temporary()
             raise

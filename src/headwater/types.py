@@ -1,9 +1,9 @@
 """The fourteen Connector SDK data types and how they relate (spec: data-types.md).
 
-A :class:`DataType` is a frozen value: ``STRING``, ``INT``, ``decimal(15, 2)``. It knows its DuckDB
-column type (TYPES-1), can be parsed from a ``schema()`` declaration (TYPES-10 to TYPES-12) or from
-a DuckDB type name read back from the warehouse (SEM-42), and :func:`join` gives the widening
-lattice of TYPES-26.
+A :class:`DataType` is a frozen value: ``STRING``, ``INT``, ``decimal(15, 2)``. It can be parsed
+from a ``schema()`` declaration (TYPES-10 to TYPES-12), and :func:`join` gives the widening lattice
+of TYPES-26. How a destination stores each type is the destination's business (for DuckDB, see
+:func:`headwater.destinations.duckdb.duckdb_type`).
 
     >>> join(INT, decimal(2, 1))
     DataType('DECIMAL', 11, 1)
@@ -13,7 +13,6 @@ lattice of TYPES-26.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +35,6 @@ __all__ = [
     "XML",
     "DataType",
     "decimal",
-    "from_duckdb",
     "join",
     "parse_declared",
 ]
@@ -58,22 +56,6 @@ TYPE_NAMES = (
     "JSON",
 )
 
-_DUCKDB = {
-    "BOOLEAN": "BOOLEAN",
-    "SHORT": "SMALLINT",
-    "INT": "INTEGER",
-    "LONG": "BIGINT",
-    "FLOAT": "FLOAT",
-    "DOUBLE": "DOUBLE",
-    "NAIVE_DATE": "DATE",
-    "NAIVE_DATETIME": "TIMESTAMP",
-    "UTC_DATETIME": "TIMESTAMP WITH TIME ZONE",
-    "BINARY": "BLOB",
-    "XML": "VARCHAR",
-    "STRING": "VARCHAR",
-    "JSON": "JSON",
-}
-
 MAX_DECIMAL_PRECISION = 38
 
 
@@ -94,13 +76,6 @@ class DataType:
         if self.name == "DECIMAL":
             return f"DECIMAL({self.precision},{self.scale})"
         return self.name
-
-    @property
-    def duckdb(self) -> str:
-        """The DuckDB column type, exactly as information_schema reports it."""
-        if self.name == "DECIMAL":
-            return f"DECIMAL({self.precision},{self.scale})"
-        return _DUCKDB[self.name]
 
     @property
     def is_integer(self) -> bool:
@@ -196,34 +171,6 @@ def parse_declared(value: Any, *, table: str = "?", column: str = "?") -> DataTy
         f"{where}: unknown data type {_describe(value)}; use one of {valid} "
         'or {"type": "DECIMAL", "precision": p, "scale": s}'
     )
-
-
-_DECIMAL_RE = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
-_FROM_DUCKDB = {
-    "BOOLEAN": BOOLEAN,
-    "SMALLINT": SHORT,
-    "INTEGER": INT,
-    "BIGINT": LONG,
-    "FLOAT": FLOAT,
-    "DOUBLE": DOUBLE,
-    "DATE": NAIVE_DATE,
-    "TIMESTAMP": NAIVE_DATETIME,
-    "TIMESTAMP WITH TIME ZONE": UTC_DATETIME,
-    "BLOB": BINARY,
-    "VARCHAR": STRING,
-    "JSON": JSON,
-}
-
-
-def from_duckdb(type_name: str) -> DataType | None:
-    """The SDK type of an existing DuckDB column (SEM-42); ``None`` for a type headwater never makes."""
-    name = type_name.strip().upper()
-    if name in _FROM_DUCKDB:
-        return _FROM_DUCKDB[name]
-    match = _DECIMAL_RE.match(name)
-    if match:
-        return decimal(int(match.group(1)), int(match.group(2)))
-    return None
 
 
 def _digits(t: DataType) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from loopback_api import API_KEY, SOURCES, TOKEN, ItemsApi, record, write_projec
 
 from headwater.check import FAIL, INCONCLUSIVE, PASS, CheckReport, check_connector, check_faults
 from headwater.check_cli import check, parse_bytes, render_text
-from headwater.engine.state import FileStateStore
+from headwater.statestore import FileStateStore
 
 PROPERTIES = ["first-run", "terminates", "second-run", "resume", "state-secrets", "state-size", "primary-keys"]
 Recorded = Callable[..., tuple[Path, Path]]

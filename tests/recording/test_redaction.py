@@ -22,13 +22,18 @@ def test_credential_headers_are_secret_whatever_their_name_says() -> None:
     assert not is_secret_header("Accept")
 
 
-def test_secret_values_skip_settings_unless_the_key_is_named_like_a_secret() -> None:
+def test_secret_values_are_named_like_secrets_or_look_like_credentials() -> None:
     configuration = {
         "api_key": "k-123456", "password": "https://u:p@x", "account": "acme-corp", "base_url": "https://api.x.io",
         "host": "api.example.com", "start": "2024-01-01", "page_size": "100", "flag": "true", "pin": "12",
+        "access_key": "123456789012", "token_url": "https://auth.x.io/token", "table": "customers",
+        "webhook": "https://hooks:s3cr3t-pw@hooks.x.io", "extra": "xQ9vR2mT7kL4pZ8wN3bY6cF1",
     }
+    # An ordinary word under a plain key ("acme-corp") is no longer a secret: only names and credential shapes.
     assert secret_values(configuration) == {"api_key": "k-123456", "password": "https://u:p@x",
-                                            "account": "acme-corp"}
+                                            "access_key": "123456789012",
+                                            "webhook": "https://hooks:s3cr3t-pw@hooks.x.io",
+                                            "extra": "xQ9vR2mT7kL4pZ8wN3bY6cF1"}
 
 
 def test_redactor_covers_urls_headers_and_text_in_every_encoding() -> None:

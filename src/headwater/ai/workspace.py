@@ -135,7 +135,19 @@ def apply_reply(root: Path, reply: ModelReply) -> list[str]:
         if before != content:
             target.write_text(content, encoding="utf-8", newline="\n")
             changed.append(relative_path.as_posix())
+    _vendor_if_imported(root, reply)
     return changed
+
+
+def _vendor_if_imported(root: Path, reply: ModelReply) -> None:
+    """The starter imports ``headwater_helpers`` (the vendored headwater.http); a project whose code
+    does so gets the copy, as ``headwater init`` gives it (docs/vendoring.md)."""
+    if (root / "headwater_helpers").is_dir():
+        return
+    if any("headwater_helpers" in edit.content for edit in reply.files if edit.path.endswith(".py")):
+        from headwater.vendor import vendor
+
+        vendor(root)
 
 
 def write_files(root: Path, files: Mapping[str, str]) -> None:

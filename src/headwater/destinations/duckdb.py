@@ -1,38 +1,74 @@
-"""The DuckDB warehouse ``files/warehouse.db`` (SEM-2 to SEM-4, SEM-50 to SEM-55).
+"""The DuckDB destination: ``files/warehouse.db`` of ``headwater debug`` (SEM-2 to SEM-4, SEM-50 to SEM-55).
 
 One connection per sync, holding the file exclusively, with one transaction open between commit
-points. Every write is set-based: a batch arrives as an Arrow table, read by SQL through a replacement scan, and is
+points. Every write is set-based: a batch arrives as a :class:`~headwater.batch.Batch`, is read by
+SQL as an Arrow table (or, for a few rows, a typed VALUES list) through a replacement scan, and is
 applied with one or two SQL statements. A table's primary key is kept in the table's comment
 (SEM-4: no bookkeeping tables)::
 
     COMMENT ON TABLE tester.users IS '{"headwater": {"primary_key": ["id"]}}'
+
+Internal names cannot collide with a connector's: every user table is named with all three parts
+(database, schema, table), the session's search path is DuckDB's empty ``temp.main`` (so the batch
+variable ``hw_batch`` is always the batch, whatever tables exist), and the target and source of every
+statement are aliased.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
-from dataclasses import dataclass
+import re
+import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 # Imported with the module, when the runner sets up the destination before the sync starts:
 # DuckDB is needed by nearly every sync, and loading it (about 0.1 s) is start-up work.
 import duckdb
 
-from headwater.engine.columnar import to_arrow
-from headwater.errors import WarehouseError
-from headwater.naming import identity, quote
-from headwater.types import DataType, from_duckdb
+from headwater.batch import Batch
+from headwater.destinations.base import (
+    DELETED,
+    FIVETRAN_ID,
+    SYNCED,
+    Capabilities,
+    KeyBatch,
+    TableDescription,
+    TableInfo,
+    TableRef,
+    UpdateBatch,
+    fold_ascii,
+)
+from headwater.errors import (
+    DestinationError,
+    DestinationFull,
+    DestinationLocked,
+    DestinationOutOfMemory,
+    DestinationPermissionError,
+    WarehouseError,
+)
+from headwater.types import (
+    BINARY,
+    BOOLEAN,
+    DOUBLE,
+    FLOAT,
+    INT,
+    JSON,
+    LONG,
+    NAIVE_DATE,
+    NAIVE_DATETIME,
+    SHORT,
+    STRING,
+    UTC_DATETIME,
+    DataType,
+    decimal,
+)
 
-if TYPE_CHECKING:
-    from headwater.engine.table import TableState
+__all__ = ["DEFAULT_SCHEMA", "DuckDBDestination", "convert_sql", "duckdb_type", "from_duckdb", "quote"]
 
-__all__ = ["DuckDBWarehouse", "TableInfo", "convert_sql"]
-
-SYNCED = "_fivetran_synced"
-DELETED = "_fivetran_deleted"
-FIVETRAN_ID = "_fivetran_id"
+DEFAULT_SCHEMA = "tester"
 # Batches reach SQL through DuckDB's replacement scan of a local variable with this name. (Not
 # con.register(): a view registered inside an open transaction keeps its Arrow data alive until
 # COMMIT even after unregister(), so memory would grow with every spilled batch.)
@@ -46,20 +82,76 @@ SMALL_BATCH_ROWS = 8
 # 2.0 ms on one thread against 2.45 ms on two. Bigger batches get every thread; the setting changes
 # only when the batch size crosses the line, since changing it costs about 0.3 ms.
 PARALLEL_MIN_ROWS = 10_000
+# Schemas DuckDB keeps for itself: a connector cannot create tables there.
+RESERVED_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
+
+CAPABILITIES = Capabilities(
+    name="duckdb",
+    default_schema=DEFAULT_SCHEMA,
+    fold=fold_ascii,
+    max_identifier_length=None,
+    reserved_schemas=RESERVED_SCHEMAS,
+    transactional_ddl=True,
+    merge=False,
+)
+
+_DUCKDB = {
+    "BOOLEAN": "BOOLEAN",
+    "SHORT": "SMALLINT",
+    "INT": "INTEGER",
+    "LONG": "BIGINT",
+    "FLOAT": "FLOAT",
+    "DOUBLE": "DOUBLE",
+    "NAIVE_DATE": "DATE",
+    "NAIVE_DATETIME": "TIMESTAMP",
+    "UTC_DATETIME": "TIMESTAMP WITH TIME ZONE",
+    "BINARY": "BLOB",
+    "XML": "VARCHAR",
+    "STRING": "VARCHAR",
+    "JSON": "JSON",
+}
+_FROM_DUCKDB = {
+    "BOOLEAN": BOOLEAN,
+    "SMALLINT": SHORT,
+    "INTEGER": INT,
+    "BIGINT": LONG,
+    "FLOAT": FLOAT,
+    "DOUBLE": DOUBLE,
+    "DATE": NAIVE_DATE,
+    "TIMESTAMP": NAIVE_DATETIME,
+    "TIMESTAMP WITH TIME ZONE": UTC_DATETIME,
+    "BLOB": BINARY,
+    "VARCHAR": STRING,
+    "JSON": JSON,
+}
+_DECIMAL_RE = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 
-@dataclass(frozen=True)
-class TableInfo:
-    """A table found in the warehouse when the sync started."""
+def duckdb_type(dtype: DataType) -> str:
+    """The DuckDB column type of a headwater type, exactly as information_schema reports it (TYPES-1)."""
+    if dtype.name == "DECIMAL":
+        return f"DECIMAL({dtype.precision},{dtype.scale})"
+    return _DUCKDB[dtype.name]
 
-    schema: str
-    name: str
-    columns: list[tuple[str, DataType]]   # without system columns, in table order
-    primary_key: tuple[str, ...]
 
-    @property
-    def label(self) -> str:
-        return self.name if self.schema == "tester" else f"{self.schema}.{self.name}"
+def from_duckdb(type_name: str) -> DataType | None:
+    """The headwater type of an existing DuckDB column (SEM-42); ``None`` for a type headwater never makes."""
+    name = type_name.strip().upper()
+    if name in _FROM_DUCKDB:
+        return _FROM_DUCKDB[name]
+    match = _DECIMAL_RE.match(name)
+    if match:
+        return decimal(int(match.group(1)), int(match.group(2)))
+    return None
+
+
+def quote(identifier: str) -> str:
+    """Quote ``identifier`` for DuckDB SQL, doubling embedded ``"`` (NAME-3).
+
+    >>> quote('a"b')
+    '"a""b"'
+    """
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def text_sql(expr: str, source: DataType) -> str:
@@ -70,6 +162,9 @@ def text_sql(expr: str, source: DataType) -> str:
     if name in ("FLOAT", "DOUBLE"):
         return (f"CASE WHEN isnan({expr}) THEN 'NaN' WHEN {expr} = 'inf'::DOUBLE THEN 'Infinity' "
                 f"WHEN {expr} = '-inf'::DOUBLE THEN '-Infinity' ELSE CAST({expr} AS VARCHAR) END")
+    if name == "DECIMAL":
+        # DuckDB writes DECIMAL(2,2) 0.05 as '.05'; the text form has its leading zero.
+        return f"regexp_replace(CAST({expr} AS VARCHAR), '^(-?)[.]', '\\10.')"
     if name == "NAIVE_DATE":
         return f"strftime({expr}, '%Y-%m-%d')"
     if name in ("NAIVE_DATETIME", "UTC_DATETIME"):
@@ -88,7 +183,23 @@ def convert_sql(expr: str, source: DataType, target: DataType) -> str:
         return expr
     if target.is_textual:
         return text_sql(expr, source)
-    return f"CAST({expr} AS {target.duckdb})"
+    return f"CAST({expr} AS {duckdb_type(target)})"
+
+
+# DuckDB's wording around the cause of a failed replay (the cause is kept, the path is said once).
+_REPLAY_PREFIX = re.compile(r'^(?:[A-Za-z ]+ Error: )?Failure while replaying WAL file "[^"]*": ')
+_CORE_NUMBERS = frozenset({"SHORT", "INT", "LONG", "DECIMAL", "FLOAT", "DOUBLE"})
+
+
+def _replays_anywhere(source: DataType, target: DataType) -> bool:
+    """Whether ``convert_sql`` of this widening is a cast that DuckDB's core computes alike in every
+    session (no function, no extension, no setting such as TimeZone), so that a write-ahead log holding
+    it replays offline to the same values (see DuckDBDestination.widen_column)."""
+    if source.is_textual and target.is_textual:
+        return True
+    if source.name in _CORE_NUMBERS and target.name in _CORE_NUMBERS:
+        return True
+    return source.name == "NAIVE_DATE" and target.name == "NAIVE_DATETIME"
 
 
 def _chain_sql(expr: str, chain: list[DataType]) -> str:
@@ -97,32 +208,74 @@ def _chain_sql(expr: str, chain: list[DataType]) -> str:
     return expr
 
 
-class DuckDBWarehouse:
+def _environment_error(exc: duckdb.Error, path: Path) -> DestinationError | None:
+    """The typed error for a DuckDB failure caused by the machine (disk, permissions, locks, memory);
+    None for anything else (a bug)."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    lowered = reason.lower()
+    where = f"warehouse {path}"
+    if "no space left" in lowered or "disk full" in lowered or "not enough space" in lowered:
+        return DestinationFull(
+            f"{where}: the disk is full ({reason}); free some space (or point the project elsewhere) and run "
+            "again: the last checkpoint is intact"
+        )
+    if "permission denied" in lowered or "read-only" in lowered or "read only" in lowered:
+        return DestinationPermissionError(
+            f"{where}: permission denied ({reason}); make {path.parent} writable and run again: the last "
+            "checkpoint is intact"
+        )
+    if "lock" in lowered and ("conflicting" in lowered or "could not set" in lowered):
+        return DestinationLocked(
+            f"cannot open {where}: another process holds it ({reason}); close the other headwater run or "
+            "DuckDB shell and run again"
+        )
+    if isinstance(exc, duckdb.OutOfMemoryException) or "out of memory" in lowered:
+        return DestinationOutOfMemory(
+            f"{where}: DuckDB ran out of memory ({reason}); lower --buffer-memory or free memory and run "
+            "again: the last checkpoint is intact"
+        )
+    if isinstance(exc, duckdb.IOException):
+        return DestinationError(
+            f"{where}: input/output error ({reason}); check the disk and the file, then run again: the last "
+            "checkpoint is intact"
+        )
+    return None
+
+
+class DuckDBDestination:
     """The warehouse file; opened when first needed, or at once if it exists (to report ERR-WH-1 early)."""
 
-    def __init__(self, path: Path, *, memory_limit: str | None = None, threads: int | None = None) -> None:
-        self.path = path
+    capabilities = CAPABILITIES
+
+    def __init__(self, path: Path, *, memory_limit: str | None = None, threads: int | None = None,
+                 schema: str = DEFAULT_SCHEMA, reserved_schemas: frozenset[str] = frozenset()) -> None:
+        """``schema``: where tables without ``schema=`` go; ``reserved_schemas``: further schemas (folded)
+        no connector may write to (``headwater run`` reserves its bookkeeping schema)."""
+        if schema != DEFAULT_SCHEMA or reserved_schemas:
+            self.capabilities = dataclasses.replace(
+                CAPABILITIES, default_schema=schema,
+                reserved_schemas=CAPABILITIES.reserved_schemas | reserved_schemas)
+        self.path = Path(path)
         self.memory_limit = memory_limit
         self.threads = threads
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._tables: dict[tuple[str, str], TableInfo] | None = None
+        self._catalog = ""                   # the catalog name of the file
+        self._database = ""                  # the same, quoted for SQL
         self._parallel = self._threads = 1  # DuckDB's configured threads, and those in use (set at connect)
         # Each commit interval's statements run in one transaction, begun by its first statement.
-        # When that statement is a plain INSERT, it is held back instead: if nothing follows it
-        # before the commit point, it runs alone in autocommit mode, which is the commit itself
-        # (one statement instead of BEGIN, INSERT, COMMIT: 0.25 ms less per checkpoint).
+        # When that statement is a plain INSERT of a small batch, it is held back instead: if nothing
+        # follows it before the commit point, it runs alone in autocommit mode, which is the commit
+        # itself (one statement instead of BEGIN, INSERT, COMMIT: 0.25 ms less per checkpoint).
         self._in_transaction = False
         self._held: tuple[str, Any] | None = None   # (INSERT ... FROM hw_batch, the batch)
         self._created: list[Path] = []     # what this sync created (the file, files/), until a commit
         self._committed = False
+        self._identity: str | None = None   # kept in every table's comment (see headwater.pairing)
+        self._read_identity = False
 
     # -- connection -------------------------------------------------------------------------------
 
-    @property
-    def is_open(self) -> bool:
-        return self._con is not None
-
-    def check(self) -> None:
+    def open(self) -> None:
         """Open an existing warehouse now, so that a locked or broken file fails before the sync."""
         if self.path.exists():
             self._connect()
@@ -130,12 +283,25 @@ class DuckDBWarehouse:
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if self._con is not None:
             return self._con
-        if not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True)
-            self._created.append(self.path.parent)
+        try:
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True)
+                self._created.append(self.path.parent)
+        except OSError as exc:
+            raise DestinationPermissionError(
+                f"cannot create the folder {self.path.parent} for the warehouse: {exc.strerror or exc}; make "
+                f"{self.path.parent.parent} writable"
+            ) from exc
         if not self.path.exists():
             self._created.insert(0, self.path)
-        config: dict[str, Any] = {}
+        wal = self.wal_path
+        replays = wal.exists()  # a sync was killed after its last checkpoint to disk: connect replays it
+        # Offline by construction: DuckDB never downloads an extension. A function of a built-in
+        # extension (core_functions: isnan, to_base64...) is then loaded from the wheel when a statement
+        # needs it, including while the log of a warehouse written by an older headwater is replayed,
+        # before the built-in extensions are loaded (the default, autoinstall, tries a download there
+        # first and fails offline). See "Crash consistency" at widen_column.
+        config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
         if self.memory_limit:
             config["memory_limit"] = self.memory_limit
         if self.threads:
@@ -143,24 +309,86 @@ class DuckDBWarehouse:
         try:
             con = duckdb.connect(str(self.path), config=config)
         except duckdb.Error as exc:
-            reason = str(exc).splitlines()[0]
-            raise WarehouseError(
-                f"cannot open warehouse {self.path}: {reason}; close any other program using it "
-                "(another headwater run, a DuckDB shell), or run `headwater reset` if the file is damaged"
-            ) from exc
-        con.execute("SET TimeZone = 'UTC'")
-        row = con.execute("SELECT current_setting('threads')").fetchone()
-        self._parallel = self._threads = int(row[0]) if row else 1
+            typed = _environment_error(exc, self.path)
+            if isinstance(typed, (DestinationLocked, DestinationPermissionError, DestinationFull)):
+                raise typed from exc
+            raise WarehouseError(self._open_failure(exc)) from exc
+        try:
+            if replays:
+                # Write the replayed commits into the file, so that any DuckDB (a shell, a notebook, an
+                # older headwater) opens it without replaying anything. Only after a killed sync.
+                con.execute("CHECKPOINT")
+            con.execute("SET TimeZone = 'UTC'")
+            row = con.execute("SELECT current_database(), current_setting('threads')").fetchone()
+            assert row is not None
+            self._catalog = str(row[0])
+            self._database = quote(self._catalog)
+            # Unqualified names resolve only in DuckDB's (empty) temporary schema, so that `hw_batch`
+            # is always the batch variable, whatever tables the connector created.
+            con.execute("SET search_path = 'temp.main'")
+        except duckdb.Error as exc:
+            con.close()
+            raise self._error(exc) from exc
+        self._parallel = self._threads = int(row[1])
         self._con = con
         return con
+
+    @property
+    def wal_path(self) -> Path:
+        """DuckDB's write-ahead log of the warehouse: commits not yet checkpointed into the file."""
+        return self.path.with_name(self.path.name + ".wal")
+
+    def _open_failure(self, exc: duckdb.Error) -> str:
+        """The ERR-WH-1 message: what is intact, and how to recover without deleting anything."""
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        wal = self.wal_path
+        if "wal" in reason.lower() and wal.exists():
+            cause = _REPLAY_PREFIX.sub("", reason)
+            retry = ("run again once with network access (DuckDB wants to download an extension to replay the "
+                     "log), or open" if "extension" in cause.lower() else "open")
+            return (
+                f"cannot open warehouse {self.path}: DuckDB could not replay its write-ahead log {wal} ({cause}). "
+                f"Nothing was deleted: {self.path.name} holds the warehouse as of its last checkpoint to disk, "
+                f"{wal.name} the commits made after it. To keep them, {retry} {self.path.name} once with a DuckDB "
+                f"that can replay the log (the version that wrote it), then run again. To go on without them, move "
+                f"{wal.name} out of {wal.parent} (keep it): the warehouse then opens as of its last checkpoint to "
+                "disk, which may be older than the saved state, so run `headwater debug --full-resync` to sync every "
+                "row again into it. Do not use `headwater reset` for this: it deletes the warehouse and the saved "
+                "state"
+            )
+        kept = f" and its write-ahead log {wal.name}" if wal.exists() else ""
+        return (
+            f"cannot open warehouse {self.path}: {reason}; close any other program using it (another headwater "
+            f"run, a DuckDB shell) and run again. headwater changed nothing: the file{kept} is kept as it is; if "
+            "DuckDB cannot read it, keep a copy and open it with the DuckDB version that wrote it (`headwater "
+            "reset` deletes the warehouse and the saved state: the last resort)"
+        )
+
+    def _error(self, exc: duckdb.Error) -> BaseException:
+        typed = _environment_error(exc, self.path)
+        return typed if typed is not None else exc
+
+    def _execute(self, sql: str, batch: Any = None) -> Any:
+        """Run one statement in the open transaction (``batch``: what SQL reads as ``hw_batch``)."""
+        con = self._transaction()
+        hw_batch = batch  # noqa: F841 - read by SQL through the replacement scan
+        try:
+            return con.execute(sql)
+        except duckdb.Error as exc:
+            raise self._error(exc) from exc
+        finally:
+            del hw_batch
 
     def _transaction(self) -> duckdb.DuckDBPyConnection:
         """The connection, with this commit interval's transaction open (and its held write done)."""
         con = self._connect()
         if not self._in_transaction:
-            con.execute("BEGIN TRANSACTION")
-            self._in_transaction = True
-            self._run_held(con)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                self._in_transaction = True
+                self._run_held(con)
+            except duckdb.Error as exc:
+                raise self._error(exc) from exc
         return con
 
     def _run_held(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -169,56 +397,48 @@ class DuckDBWarehouse:
             self._held = None
             con.execute(sql)
 
-    def write_held(self) -> None:
-        """Make a held write part of the open transaction now (a spill: no commit follows)."""
-        if self._held is not None:
-            self._transaction()
-
     def _fit_threads(self, rows: int) -> None:
         """One DuckDB thread for small batches, all of them for big ones (see PARALLEL_MIN_ROWS)."""
         wanted = 1 if rows < PARALLEL_MIN_ROWS else self._parallel
         if wanted != self._threads:
-            self.con.execute(f"SET threads = {wanted}")
+            self._connect().execute(f"SET threads = {wanted}")
             self._threads = wanted
-
-    @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        return self._connect()
 
     def commit(self) -> None:
         """The commit point. A held write, the interval's only statement, commits by itself."""
         if self._con is None:
             return
-        if self._in_transaction:
-            self._con.execute("COMMIT")
+        try:
+            if self._in_transaction:
+                self._con.execute("COMMIT")
+                self._in_transaction = False
+            else:
+                self._run_held(self._con)
+        except duckdb.Error as exc:
             self._in_transaction = False
-        else:
-            self._run_held(self._con)
+            raise self._error(exc) from exc
         self._committed = True
 
     def rollback(self) -> None:
         self._held = None
         if self._con is not None and self._in_transaction:
             self._in_transaction = False
-            self._con.execute("ROLLBACK")
+            try:
+                self._con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # a broken connection: nothing was committed since the last commit point
 
-    def close(self, *, discard_new: bool = False) -> None:
+    def close(self) -> None:
         """Close the connection; rolls back what was not committed.
 
-        ``discard_new``: if this sync created the warehouse and never committed, delete it again,
-        so a failed first sync leaves the project exactly as it was (SEM-54).
+        If this sync created the warehouse and never committed, it is deleted again, so a failed
+        first sync leaves the project exactly as it was (SEM-54).
         """
-        self._held = None
+        self.rollback()
         if self._con is not None:
-            if self._in_transaction:
-                self._in_transaction = False
-                try:
-                    self._con.execute("ROLLBACK")
-                except Exception:  # noqa: BLE001 - the connection is already broken
-                    pass
             self._con.close()
             self._con = None
-        if discard_new and not self._committed and self._created:
+        if not self._committed and self._created:
             for path in [*self._created[:1], Path(f"{self.path}.wal"), *self._created[1:]]:
                 try:
                     if path.is_dir():
@@ -231,245 +451,301 @@ class DuckDBWarehouse:
 
     # -- metadata -------------------------------------------------------------------------------
 
-    def _load_tables(self) -> dict[tuple[str, str], TableInfo]:
-        if self._tables is not None:
-            return self._tables
-        tables: dict[tuple[str, str], TableInfo] = {}
+    @property
+    def identity(self) -> str | None:
+        """This warehouse's identity: set when its first table is created, kept in table comments."""
+        if not self._read_identity:
+            self.tables()
+        return self._identity
+
+    def tables(self) -> list[TableInfo]:
         if self._con is None and not self.path.exists():
-            self._tables = tables
-            return tables
-        con = self.con
-        rows = con.execute(
-            "SELECT schema_name, table_name, comment FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND NOT temporary"
-        ).fetchall()
-        columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for schema, table, column, data_type in con.execute(
-            "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
-            "WHERE database_name = current_database() ORDER BY schema_name, table_name, column_index"
-        ).fetchall():
-            columns.setdefault((schema, table), []).append((column, data_type))
+            self._read_identity = True
+            return []
+        con = self._connect()
+        try:
+            rows = con.execute(
+                "SELECT schema_name, table_name, comment FROM duckdb_tables() "
+                "WHERE database_name = ? AND NOT temporary", [self._catalog]
+            ).fetchall()
+            found: dict[tuple[str, str], list[tuple[str, str]]] = {}
+            for schema, table, column, data_type in con.execute(
+                "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+                "WHERE database_name = ? ORDER BY schema_name, table_name, column_index", [self._catalog]
+            ).fetchall():
+                found.setdefault((schema, table), []).append((column, data_type))
+        except duckdb.Error as exc:
+            raise self._error(exc) from exc
+        tables: list[TableInfo] = []
         for schema, table, comment in rows:
-            cols = columns.get((schema, table), [])
-            primary_key = _primary_key_from_comment(comment)
             typed: list[tuple[str, DataType]] = []
-            for name, data_type in cols:
-                if identity(name) in (SYNCED, DELETED, FIVETRAN_ID):
+            for name, data_type in found.get((schema, table), []):
+                if fold_ascii(name) in (SYNCED, DELETED, FIVETRAN_ID):
                     continue
                 parsed = from_duckdb(data_type)
-                typed.append((name, parsed if parsed is not None else DataType("STRING")))
-            tables[(identity(schema), identity(table))] = TableInfo(schema, table, typed, primary_key)
-        self._tables = tables
+                typed.append((name, parsed if parsed is not None else STRING))
+            meta = _comment(comment)
+            tables.append(TableInfo(schema, table, typed, _primary_key_from_comment(meta)))
+            if self._identity is None and isinstance(meta.get("warehouse"), str):
+                self._identity = meta["warehouse"]
+        self._read_identity = True
         return tables
-
-    def table_info(self, key: tuple[str, str]) -> TableInfo | None:
-        return self._load_tables().get(key)
 
     # -- DDL ------------------------------------------------------------------------------------
 
-    @staticmethod
-    def qualified(t: TableState) -> str:
-        return f"{quote(t.schema)}.{quote(t.name)}"
+    def qualified(self, t: TableRef) -> str:
+        self._connect()
+        return f"{self._database}.{quote(t.schema)}.{quote(t.name)}"
 
-    def create_table(self, t: TableState, columns: list[tuple[str, DataType]],
-                     added: list[tuple[str, DataType]]) -> None:
-        con = self._transaction()
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(t.schema)}")
-        parts = [f"{quote(name)} {dtype.duckdb}" for name, dtype in columns]
+    def create_table(self, description: TableDescription) -> None:
+        t = description.ref
+        self._connect()
+        self._execute(f"CREATE SCHEMA IF NOT EXISTS {self._database}.{quote(t.schema)}")
+        parts = [f"{quote(name)} {duckdb_type(dtype)}" for name, dtype in description.columns]
         if not t.keyed:
             parts.append(f"{FIVETRAN_ID} VARCHAR")
         parts.append(f"{SYNCED} TIMESTAMP WITH TIME ZONE")
         parts.append(f"{DELETED} BOOLEAN")
-        parts.extend(f"{quote(name)} {dtype.duckdb}" for name, dtype in added)
-        con.execute(f"CREATE TABLE {self.qualified(t)} ({', '.join(parts)})")
-        comment = json.dumps({"headwater": {"primary_key": list(t.primary_key)}})
-        con.execute(f"COMMENT ON TABLE {self.qualified(t)} IS '{comment.replace(chr(39), chr(39) * 2)}'")
+        parts.extend(f"{quote(name)} {duckdb_type(dtype)}" for name, dtype in description.appended)
+        self._execute(f"CREATE TABLE {self.qualified(t)} ({', '.join(parts)})")
+        if self.identity is None:
+            self._identity = uuid.uuid4().hex
+        comment = json.dumps({"headwater": {"primary_key": list(t.primary_key)}, "warehouse": self._identity})
+        self._execute(f"COMMENT ON TABLE {self.qualified(t)} IS '{comment.replace(chr(39), chr(39) * 2)}'")
 
-    def add_column(self, t: TableState, name: str, dtype: DataType) -> None:
-        self._transaction().execute(f"ALTER TABLE {self.qualified(t)} ADD COLUMN {quote(name)} {dtype.duckdb}")
+    def add_column(self, table: TableRef, name: str, dtype: DataType) -> None:
+        self._execute(f"ALTER TABLE {self.qualified(table)} ADD COLUMN {quote(name)} {duckdb_type(dtype)}")
 
-    def change_type(self, t: TableState, name: str, source: DataType, target: DataType) -> None:
+    def widen_column(self, table: TableRef, name: str, source: DataType, target: DataType) -> None:
+        """Change the column's type, converting stored values (TYPES-27), so that the commit replays anywhere.
+
+        Crash consistency: DuckDB's write-ahead log keeps ``ALTER ... SET DATA TYPE ... USING expr`` as
+        SQL, and replays it when a warehouse whose sync was killed is opened next, before DuckDB loads
+        its built-in extensions, in a session of its own (default TimeZone). A text form made of
+        ``isnan`` or ``to_base64`` (extension core_functions) then cannot be replayed offline, and a cast
+        of TIMESTAMP WITH TIME ZONE would be replayed in the machine's time zone instead of UTC. So the
+        log only ever holds conversions that DuckDB's core computes the same way in any session: a plain
+        cast between numbers (or DATE to TIMESTAMP, or text to text). Any other conversion is computed
+        here and logged as values: into a new column (UPDATE), which the column then takes over by
+        name, ``USING`` that column, and which is dropped again; all in the interval's transaction.
+        """
+        qualified = self.qualified(table)
         column = quote(name)
-        self._transaction().execute(
-            f"ALTER TABLE {self.qualified(t)} ALTER COLUMN {column} SET DATA TYPE {target.duckdb} "
-            f"USING {convert_sql(column, source, target)}"
+        target_type = duckdb_type(target)
+        if _replays_anywhere(source, target):
+            self._execute(
+                f"ALTER TABLE {qualified} ALTER COLUMN {column} SET DATA TYPE {target_type} "
+                f"USING {convert_sql(column, source, target)}"
+            )
+            return
+        scratch = quote(f"_headwater_widen_{uuid.uuid4().hex}")
+        self._execute(f"ALTER TABLE {qualified} ADD COLUMN {scratch} {target_type}")
+        self._execute(
+            f"UPDATE {qualified} SET {scratch} = {convert_sql(column, source, target)} WHERE {column} IS NOT NULL"
         )
+        self._execute(f"ALTER TABLE {qualified} ALTER COLUMN {column} SET DATA TYPE {target_type} USING {scratch}")
+        self._execute(f"ALTER TABLE {qualified} DROP COLUMN {scratch}")
 
     # -- data -----------------------------------------------------------------------------------
 
-    def _arrow(self, arrays: list[list[Any]], types: list[DataType | None], names: list[str]) -> Any:
-        """A batch SQL can read as ``hw_batch``: an Arrow table, or for a few rows a typed VALUES list.
+    # -- data -----------------------------------------------------------------------------------
+
+    def _relation(self, batch: Batch) -> Any:
+        """What SQL reads as ``hw_batch``: an Arrow table, or for a few rows a typed VALUES list.
 
         A few rows (a hello-world sync) skip Arrow, which would cost an import of pyarrow and is no
         faster there (see :data:`SMALL_BATCH_ROWS`). Both forms hold the same typed values.
         """
-        rows = len(arrays[0]) if arrays else 0
+        rows = len(batch)
         self._fit_threads(rows)
         if 0 < rows <= SMALL_BATCH_ROWS:
-            casts = [f"CAST(? AS {dtype.duckdb})" if dtype is not None else "?" for dtype in types]
+            casts = [f"CAST(? AS {duckdb_type(dtype)})" if dtype is not None else "?" for dtype in batch.types]
             row_sql = "(" + ", ".join(casts) + ")"
-            params = [column[i] for i in range(rows) for column in arrays]
-            sql = f"SELECT * FROM (VALUES {', '.join([row_sql] * rows)}) AS v({', '.join(names)})"
-            return self.con.sql(sql, params=params)
-        import pyarrow as pa
+            params = [column[i] for i in range(rows) for column in batch.columns]
+            names = ", ".join(quote(n) for n in batch.names)
+            sql = f"SELECT * FROM (VALUES {', '.join([row_sql] * rows)}) AS v({names})"
+            try:
+                return self._connect().sql(sql, params=params)
+            except duckdb.Error as exc:
+                raise self._error(exc) from exc
+        return batch.to_arrow()
 
-        fields = [to_arrow(values, dtype) for values, dtype in zip(arrays, types)]
-        return pa.Table.from_arrays(fields, names=names)
-
-    def upsert(self, t: TableState, names: list[str], types: list[DataType], arrays: list[list[Any]],
-               key_names: list[str], ts: dt.datetime, *, fresh: bool,
+    def upsert(self, table: TableRef, batch: Batch, *, synced: dt.datetime, new_keys: bool = False,
                key_range: tuple[Any, Any] | None = None, deleted: list[bool] | None = None) -> None:
         """Replace rows with the same key, insert the others (SEM-21).
 
-        ``fresh``: no stored row can have one of these keys, so nothing is deleted. ``key_range``
+        ``new_keys``: no stored row can have one of these keys, so nothing is deleted. ``key_range``
         (low, high of the first key column) lets DuckDB skip row groups outside it.
         """
-        batch_names = [f"c{i}" for i in range(len(names))]
-        batch_types: list[DataType | None] = list(types)
+        names = batch.names
+        slots = [f"c{i}" for i in range(len(names))]
+        types: list[DataType | None] = list(batch.types)
+        columns = list(batch.columns)
         if deleted is not None:
-            arrays = [*arrays, deleted]
-            batch_names.append("deleted")
-            batch_types.append(None)
-        hw_batch = self._arrow(arrays, batch_types, batch_names)
-        try:
-            target = self.qualified(t)
-            columns = ", ".join([*(quote(n) for n in names), SYNCED, DELETED])
-            values = batch_names[: len(names)]
-            flag = "deleted" if deleted is not None else "false"
-            select = ", ".join([*values, _ts_sql(ts), flag])
-            insert = f"INSERT INTO {target} ({columns}) SELECT {select} FROM {BATCH}"
-            if fresh and not self._in_transaction and self._held is None:
-                self._held = (insert, hw_batch)  # the interval's first statement (see __init__)
-                return
-            con = self._transaction()
-            if not fresh:
-                by_name = {identity(n): b for n, b in zip(names, batch_names)}
-                condition = " AND ".join(f"{target}.{quote(k)} = {BATCH}.{by_name[identity(k)]}" for k in key_names)
-                if key_range is not None:
-                    low, high = (_literal(v) for v in key_range)
-                    condition += f" AND {target}.{quote(key_names[0])} BETWEEN {low} AND {high}"
-                con.execute(f"DELETE FROM {target} USING {BATCH} WHERE {condition}")
-            con.execute(insert)
-        finally:
-            del hw_batch
+            columns.append(deleted)
+            slots.append("deleted")
+            types.append(None)
+        relation = self._relation(Batch(slots, types, columns))
+        target = self.qualified(table)
+        insert_columns = ", ".join([*(quote(n) for n in names), SYNCED, DELETED])
+        flag = "hw_source.deleted" if deleted is not None else "false"
+        select = ", ".join([*(f"hw_source.{c}" for c in slots[: len(names)]), _ts_sql(synced), flag])
+        insert = f"INSERT INTO {target} ({insert_columns}) SELECT {select} FROM {BATCH} AS hw_source"
+        if new_keys and not self._in_transaction and self._held is None and len(batch) < PARALLEL_MIN_ROWS:
+            self._held = (insert, relation)  # the interval's first statement (see __init__)
+            return
+        if not new_keys:
+            key = table.primary_key or (FIVETRAN_ID,)
+            by_name = {fold_ascii(n): c for n, c in zip(names, slots)}
+            condition = " AND ".join(f"hw_target.{quote(k)} = hw_source.{by_name[fold_ascii(k)]}" for k in key)
+            if key_range is not None:
+                low, high = (_literal(v) for v in key_range)
+                condition += f" AND hw_target.{quote(key[0])} BETWEEN {low} AND {high}"
+            self._execute(f"DELETE FROM {target} AS hw_target USING {BATCH} AS hw_source WHERE {condition}", relation)
+        self._execute(insert, relation)
 
-    def _key_condition(self, t: TableState, key_names: list[str], column_types: list[DataType],
-                       compare_types: list[list[DataType]], alias: str) -> str:
-        target = self.qualified(t)
+    @staticmethod
+    def _key_condition(keys: KeyBatch, alias: str) -> str:
         parts = []
-        for i, (name, chain) in enumerate(zip(key_names, compare_types)):
-            expr = _chain_sql(f"{target}.{quote(name)}", chain) if len(chain) > 1 else f"{target}.{quote(name)}"
+        for i, (name, chain) in enumerate(zip(keys.names, keys.chains)):
+            column = f"hw_target.{quote(name)}"
+            expr = _chain_sql(column, chain) if len(chain) > 1 else column
             parts.append(f"{expr} = {alias}.k{i}")
         return " AND ".join(parts)
 
-    def matching_rows(self, t: TableState, key_names: list[str], column_types: list[DataType],
-                      compare_types: list[list[DataType]], key_values: list[list[Any]]) -> list[int]:
-        """Indexes of the keys that name an existing row."""
-        con = self._transaction()
-        n = len(key_values[0]) if key_values else 0
-        names = [f"k{i}" for i in range(len(key_values))] + ["row"]
-        hw_batch = self._arrow([*key_values, list(range(n))], [c[-1] for c in compare_types] + [None], names)  # noqa: F841
-        try:
-            condition = self._key_condition(t, key_names, column_types, compare_types, "b")
-            rows = con.execute(
-                f"SELECT b.row FROM {BATCH} b WHERE EXISTS (SELECT 1 FROM {self.qualified(t)} WHERE {condition}) "
-                "ORDER BY b.row"
-            ).fetchall()
-        finally:
-            del hw_batch
+    def _key_batch(self, keys: KeyBatch, extra: list[tuple[str, DataType | None, list[Any]]]) -> Any:
+        names = [f"k{i}" for i in range(len(keys.values))]
+        types: list[DataType | None] = [chain[-1] for chain in keys.chains]
+        columns: list[Any] = list(keys.values)
+        for name, dtype, values in extra:
+            names.append(name)
+            types.append(dtype)
+            columns.append(values)
+        return self._relation(Batch(names, types, columns))
+
+    def existing_keys(self, table: TableRef, keys: KeyBatch) -> list[int]:
+        """Positions of the keys that name an existing row."""
+        relation = self._key_batch(keys, [("row", None, list(range(len(keys))))])
+        condition = self._key_condition(keys, "hw_source")
+        rows = self._execute(
+            f"SELECT hw_source.row FROM {BATCH} AS hw_source WHERE EXISTS "
+            f"(SELECT 1 FROM {self.qualified(table)} AS hw_target WHERE {condition}) ORDER BY hw_source.row",
+            relation,
+        ).fetchall()
         return [r[0] for r in rows]
 
-    def update(self, t: TableState, key_names: list[str], column_types: list[DataType],
-               compare_types: list[list[DataType]], key_values: list[list[Any]], names: list[str],
-               types: list[DataType], arrays: list[list[Any]], presence: list[list[bool] | None],
-               ts: dt.datetime, *, duplicates: bool, deleted: list[bool | None] | None = None) -> int:
+    def update(self, table: TableRef, batch: UpdateBatch, *, synced: dt.datetime) -> int:
         """Set the given columns of existing rows (SEM-22); later updates of a key win per column.
 
         Returns how many rows were updated (keys naming no row update nothing)."""
-        con = self._transaction()
-        n = len(key_values[0])
-        batch_names = [f"k{i}" for i in range(len(key_values))]
-        all_arrays: list[list[Any]] = list(key_values)
-        all_types: list[DataType | None] = [c[-1] for c in compare_types]
-        for i, (values, dtype, present) in enumerate(zip(arrays, types, presence)):
-            batch_names.append(f"v{i}")
-            all_arrays.append(values)
-            all_types.append(dtype)
+        keys = batch.keys
+        n = len(keys)
+        extra: list[tuple[str, DataType | None, list[Any]]] = []
+        for i, (values, dtype, present) in enumerate(zip(batch.columns.columns, batch.columns.types,
+                                                         batch.presence)):
+            extra.append((f"v{i}", dtype, values))
             if present is not None:
-                batch_names.append(f"p{i}")
-                all_arrays.append(present)
-                all_types.append(None)
-        batch_names.append("seq")
-        all_arrays.append(list(range(n)))
-        all_types.append(None)
-        if deleted is not None:
-            batch_names.append("deleted")
-            all_arrays.append(deleted)
-            all_types.append(None)
-        hw_batch = self._arrow(all_arrays, all_types, batch_names)  # noqa: F841
-        try:
-            keys = ", ".join(f"k{i}" for i in range(len(key_values)))
-            if duplicates:
-                parts = [keys]
-                for i, present in enumerate(presence):
-                    if present is None:
-                        parts.append(f"last(v{i} ORDER BY seq) AS v{i}")
-                    else:
-                        parts.append(f"last(v{i} ORDER BY seq) FILTER (WHERE p{i}) AS v{i}, bool_or(p{i}) AS p{i}")
-                source = f"(SELECT {', '.join(parts)} FROM {BATCH} GROUP BY {keys})"
-            else:
-                source = BATCH
-            target = self.qualified(t)
-            sets = []
-            for i, (name, present) in enumerate(zip(names, presence)):
-                column = quote(name)
+                extra.append((f"p{i}", None, present))
+        extra.append(("seq", None, list(range(n))))
+        if batch.deleted is not None:
+            extra.append(("deleted", None, batch.deleted))
+        relation = self._key_batch(keys, extra)
+        key_list = ", ".join(f"k{i}" for i in range(len(keys.values)))
+        if batch.repeated:
+            parts = [key_list]
+            for i, present in enumerate(batch.presence):
                 if present is None:
-                    sets.append(f"{column} = u.v{i}")
+                    parts.append(f"last(v{i} ORDER BY seq) AS v{i}")
                 else:
-                    sets.append(f"{column} = CASE WHEN u.p{i} THEN u.v{i} ELSE {target}.{column} END")
-            sets.append(f"{SYNCED} = {_ts_sql(ts)}")
-            if deleted is not None:
-                sets.append(f"{DELETED} = CASE WHEN u.deleted THEN true ELSE {target}.{DELETED} END")
-            condition = self._key_condition(t, key_names, column_types, compare_types, "u")
-            row = con.execute(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS u WHERE {condition}").fetchone()
-            return int(row[0]) if row else 0
-        finally:
-            del hw_batch
+                    parts.append(f"last(v{i} ORDER BY seq) FILTER (WHERE p{i}) AS v{i}, bool_or(p{i}) AS p{i}")
+            if batch.deleted is not None:
+                parts.append("bool_or(deleted) AS deleted")
+            source = f"(SELECT {', '.join(parts)} FROM {BATCH} GROUP BY {key_list})"
+        else:
+            source = BATCH
+        sets = []
+        for i, (name, present) in enumerate(zip(batch.columns.names, batch.presence)):
+            column = quote(name)
+            if present is None:
+                sets.append(f"{column} = hw_source.v{i}")
+            else:
+                sets.append(f"{column} = CASE WHEN hw_source.p{i} THEN hw_source.v{i} ELSE hw_target.{column} END")
+        sets.append(f"{SYNCED} = {_ts_sql(synced)}")
+        if batch.deleted is not None:
+            sets.append(f"{DELETED} = CASE WHEN hw_source.deleted THEN true ELSE hw_target.{DELETED} END")
+        condition = self._key_condition(keys, "hw_source")
+        row = self._execute(
+            f"UPDATE {self.qualified(table)} AS hw_target SET {', '.join(sets)} FROM {source} AS hw_source "
+            f"WHERE {condition}",
+            relation,
+        ).fetchone()
+        return int(row[0]) if row else 0
 
-    def soft_delete(self, t: TableState, key_names: list[str], column_types: list[DataType],
-                    compare_types: list[list[DataType]], key_values: list[list[Any]], ts: dt.datetime) -> None:
+    def soft_delete(self, table: TableRef, keys: KeyBatch, *, synced: dt.datetime) -> None:
         """Mark the rows with these keys deleted (SEM-24); missing keys do nothing."""
-        con = self._transaction()
-        names = [f"k{i}" for i in range(len(key_values))]
-        hw_batch = self._arrow(key_values, [c[-1] for c in compare_types], names)  # noqa: F841
-        try:
-            condition = self._key_condition(t, key_names, column_types, compare_types, "u")
-            con.execute(
-                f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = {_ts_sql(ts)} "
-                f"FROM (SELECT DISTINCT * FROM {BATCH}) AS u WHERE {condition}"
-            )
-        finally:
-            del hw_batch
+        relation = self._key_batch(keys, [])
+        condition = self._key_condition(keys, "hw_source")
+        self._execute(
+            f"UPDATE {self.qualified(table)} AS hw_target SET {DELETED} = true, {SYNCED} = {_ts_sql(synced)} "
+            f"FROM (SELECT DISTINCT * FROM {BATCH}) AS hw_source WHERE {condition}",
+            relation,
+        )
 
-    def key_bounds(self, t: TableState, column: str) -> tuple[Any, Any] | None:
+    def key_range(self, table: TableRef, column: str) -> tuple[Any, Any] | None:
         """(min, max) of a stored key column; None when the table has no rows."""
-        low, high = self._transaction().execute(
-            f"SELECT min({quote(column)}), max({quote(column)}) FROM {self.qualified(t)}"
+        low, high = self._execute(
+            f"SELECT min({quote(column)}), max({quote(column)}) FROM {self.qualified(table)}"
         ).fetchone() or (None, None)
         return None if low is None else (low, high)
 
-    def truncate(self, t: TableState, ts: dt.datetime) -> None:
-        """Soft-delete every live row (SEM-26)."""
-        self._transaction().execute(
-            f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = {_ts_sql(ts)} "
-            f"WHERE NOT {DELETED}"
-        )
+    # -- for bookkeeping of headwater run (headwater.destinations.bookkeeping) -------------------------
 
-    def deferred_truncate(self, t: TableState, since: dt.datetime, ts: dt.datetime) -> None:
-        """Soft-delete live rows not written since the deferred truncate was called (SEM-27)."""
-        self._transaction().execute(
-            f"UPDATE {self.qualified(t)} SET {DELETED} = true, {SYNCED} = {_ts_sql(ts)} "
-            f"WHERE NOT {DELETED} AND {SYNCED} < {_ts_sql(since)}"
+    def acquire(self, connection: str) -> bool:
+        """Lock a connection for this worker. DuckDB's own file lock already keeps every other process
+        out while this one has the file open (a second worker fails to open it: DestinationLocked)."""
+        self._connect()
+        return True
+
+    def release(self, connection: str) -> None:
+        """The file lock goes with the connection (close())."""
+
+    def bookkeeping_dialect(self) -> Any:
+        from headwater.destinations.bookkeeping import Dialect
+
+        self._connect()
+        catalog = self._catalog.replace("'", "''")
+        return Dialect(param="?", quote=quote, catalog=f"{self._database}.",
+                       schema_exists="SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ? AND "
+                                     f"database_name = '{catalog}'")
+
+    def execute_in_transaction(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a statement in the open commit interval's transaction (it commits with the data)."""
+        con = self._transaction()
+        try:
+            cursor = con.execute(sql, parameters or [])
+            return cursor.fetchall() if cursor.description else []
+        except duckdb.Error as exc:
+            raise self._error(exc) from exc
+
+    def execute_now(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a statement outside any commit interval, committed at once (never while one is open)."""
+        if self._in_transaction or self._held is not None:
+            raise RuntimeError("execute_now() while a commit interval is open")
+        con = self._connect()
+        try:
+            cursor = con.execute(sql, parameters or [])
+            rows = cursor.fetchall() if cursor.description else []
+        except duckdb.Error as exc:
+            raise self._error(exc) from exc
+        self._committed = True  # the file now holds committed bookkeeping: never delete it
+        return rows
+
+    def truncate(self, table: TableRef, *, synced: dt.datetime, written_before: dt.datetime | None = None) -> None:
+        """Soft-delete every live row (SEM-26), or those not written since ``written_before`` (SEM-27)."""
+        since = f" AND {SYNCED} < {_ts_sql(written_before)}" if written_before is not None else ""
+        self._execute(
+            f"UPDATE {self.qualified(table)} SET {DELETED} = true, {SYNCED} = {_ts_sql(synced)} "
+            f"WHERE NOT {DELETED}{since}"
         )
 
 
@@ -486,12 +762,18 @@ def _literal(value: int | str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _primary_key_from_comment(comment: str | None) -> tuple[str, ...]:
+def _comment(comment: str | None) -> dict[str, Any]:
+    """A table comment written by headwater, parsed (empty for any other comment)."""
     if not comment:
-        return ()
+        return {}
     try:
         meta = json.loads(comment)
-        key = meta["headwater"]["primary_key"]
-    except (ValueError, KeyError, TypeError):
-        return ()
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _primary_key_from_comment(meta: dict[str, Any]) -> tuple[str, ...]:
+    headwater = meta.get("headwater")
+    key = headwater.get("primary_key") if isinstance(headwater, dict) else None
     return tuple(str(k) for k in key) if isinstance(key, list) else ()

@@ -5,5 +5,5 @@
 * :mod:`headwater.engine.flush` — buffered operations to typed batches and set-based writes, in call order;
 * :mod:`headwater.engine.resolve` — typing one column of a batch (inference, widening in call order);
 * :mod:`headwater.engine.columnar` — Arrow types, and big uniform upsert batches typed by Arrow at once;
-* :mod:`headwater.engine.state` — atomic state files.
+(State stores are in :mod:`headwater.statestore`, destinations in :mod:`headwater.destinations`.)
 """

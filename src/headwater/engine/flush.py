@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headwater import values as V
+from headwater.batch import Batch
+from headwater.destinations.base import KeyBatch, TableDescription, UpdateBatch
 from headwater.engine import columnar
 from headwater.engine.resolve import Resolved, resolve_column, running, uniform_type
 from headwater.engine.table import (
@@ -31,7 +33,7 @@ from headwater.engine.table import (
     Segment,
     TableState,
 )
-from headwater.naming import identity
+from headwater.events import SchemaChanged, TableCreated
 from headwater.types import (
     INT,
     LONG,
@@ -147,7 +149,7 @@ def flush_table(sync: Sync, t: TableState) -> None:
                 continue
         if kind == TRUNCATE:
             if t.exists:
-                sync.warehouse.truncate(t, sync.timestamp())
+                sync.destination.truncate(t.ref, synced=sync.timestamp())
             i += 1
             continue
         if kind == DEFERRED:
@@ -184,11 +186,6 @@ def _keyless_ids(t: TableState, segments: list[Segment]) -> list[str]:
     return ids
 
 
-def _count_change(sync: Sync, message: str, n: int = 1) -> None:
-    sync.counters.schema_changes += n
-    sync.log_info(message)
-
-
 def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     typed = columnar.typed_upserts(t, segments)
     if typed is not None:
@@ -209,10 +206,8 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     arrays = [resolved[s].values for s in resolved]
     types = [resolved[s].type for s in resolved]
     if t.keyed:
-        key_names = list(t.primary_key)
         key_columns = [resolved[t.slot_by_identity[ident].index].values for ident in t.pk_identities]
     else:
-        key_names = ["_fivetran_id"]
         key_columns = [_keyless_ids(t, segments)]
         names.append("_fivetran_id")
         arrays.append(key_columns[0])
@@ -231,11 +226,14 @@ def _apply_upserts(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         bounds = stats[1] if _bounded(t, resolved) else None
     else:
         bounds = _batch_bounds(t, resolved)
+    if not sync.track_keys:
+        bounds = None
     if t.key_bounds is UNKNOWN and bounds is not None:
-        t.key_bounds = sync.warehouse.key_bounds(t, t.primary_key[0])
+        t.key_bounds = sync.destination.key_range(t.ref, t.primary_key[0])
     fresh = creating or (bounds is not None and t.key_bounds is not UNKNOWN and (
         t.key_bounds is None or bounds[1] < t.key_bounds[0] or bounds[0] > t.key_bounds[1]))
-    sync.warehouse.upsert(t, names, types, arrays, key_names, sync.timestamp(), fresh=fresh, key_range=bounds)
+    sync.destination.upsert(t.ref, Batch(names, types, arrays), synced=sync.timestamp(), new_keys=fresh,
+                            key_range=bounds)
     if bounds is None:
         t.key_bounds = UNKNOWN
     elif t.key_bounds is not UNKNOWN:
@@ -295,6 +293,8 @@ def _create_from_upsert(sync: Sync, t: TableState, resolved: dict[int, Resolved]
     done: set[str] = set()
     creating_row = {s for s, (row, _) in firsts.items() if row == 0}
 
+    identity = t.fold
+
     def add(slot_index: int | None, name: str, dtype: DataType) -> None:
         ident = identity(name)
         if ident not in done:
@@ -323,20 +323,21 @@ def _create_from_upsert(sync: Sync, t: TableState, resolved: dict[int, Resolved]
         added.append((slot.name, resolved[s].type))
         changes += len(resolved[s].chain)
     changes += len(added)
-    sync.warehouse.create_table(t, at_creation, added)
+    sync.destination.create_table(TableDescription(t.ref, at_creation, added))
     for name, dtype in [*at_creation, *added]:
         t.columns[identity(name)] = Column(name, dtype)
     t.exists = True
-    _count_change(sync, f"created table {t.label!r} ({len(at_creation)} columns)", changes - len(added))
+    sync.schema_event(TableCreated(t.label, len(at_creation), changes - len(added)))
     for name, dtype in added:
         # First valued after the creating row: appended after the system columns (SEM-41).
-        _count_change(sync, f"table {t.label!r}: added column {name!r} ({dtype})", 1)
+        sync.schema_event(SchemaChanged(t.label, name, None, dtype))
 
 
 def create_declared_table(sync: Sync, t: TableState) -> None:
     """A declared table nothing was written to: created at the first commit (SEM-5, SEM-41 items 1, 2, 4, 5)."""
     columns: list[tuple[str, DataType]] = []
     seen: set[str] = set()
+    identity = t.fold
     for pk, ident in zip(t.primary_key, t.pk_identities):
         declared = t.declared.get(ident)
         if declared is not None:
@@ -347,11 +348,11 @@ def create_declared_table(sync: Sync, t: TableState) -> None:
         if ident not in seen:
             seen.add(ident)
             columns.append((name, t.declared[ident]))
-    sync.warehouse.create_table(t, columns, [])
+    sync.destination.create_table(TableDescription(t.ref, columns))
     for name, dtype in columns:
         t.columns[identity(name)] = Column(name, dtype)
     t.exists = True
-    _count_change(sync, f"created table {t.label!r} ({len(columns)} columns)")
+    sync.schema_event(TableCreated(t.label, len(columns)))
 
 
 def _key_columns(t: TableState, g: Gathered) -> tuple[list[list[Any]], list[DataType], list[list[DataType]]] | None:
@@ -406,7 +407,7 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     # (Repeated keys always take the exact path: typing every update first would be wasted.)
     typed = None if duplicates else _typed_updates(t, g, g.columns)
     if typed is None or not _changes_nothing(t, typed[0]):
-        matched = sync.warehouse.matching_rows(t, key_names, column_types, chains, key_values)
+        matched = sync.destination.existing_keys(t.ref, KeyBatch(key_names, chains, key_values))
         if not matched:
             return
         if len(matched) < g.n:
@@ -428,8 +429,12 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         types.append(r.type)
         arrays.append(r.values)
         presence.append(present)
-    updated = sync.warehouse.update(t, key_names, column_types, chains, key_values, names, types, arrays,
-                                    presence, sync.timestamp(), duplicates=duplicates)
+    updated = sync.destination.update(
+        t.ref,
+        UpdateBatch(KeyBatch(key_names, chains, key_values), Batch(names, types, arrays), presence,
+                    repeated=duplicates),
+        synced=sync.timestamp(),
+    )
     # Without repeated keys, each row updated is one update that took effect.
     t.rows_written += updated if not duplicates else len(key_values[0])
 
@@ -475,11 +480,12 @@ def _apply_deletes(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         if keys is None:
             return
         key_values, column_types, chains = keys
-        sync.warehouse.soft_delete(t, list(t.primary_key), column_types, chains, key_values, sync.timestamp())
+        sync.destination.soft_delete(t.ref, KeyBatch(list(t.primary_key), chains, key_values),
+                                     synced=sync.timestamp())
         t.rows_written += g.n
     else:
         ids = _keyless_ids(t, segments)
-        sync.warehouse.soft_delete(t, ["_fivetran_id"], [STRING], [[STRING]], [ids], sync.timestamp())
+        sync.destination.soft_delete(t.ref, KeyBatch(["_fivetran_id"], [[STRING]], [ids]), synced=sync.timestamp())
         t.rows_written += len(ids)
 
 
@@ -599,7 +605,7 @@ def _existing_keys(sync: Sync, t: TableState, keys: list[Any]) -> set[Any]:
     if converted is None:
         return set()
     key_values, column_types, chains = converted
-    matched = sync.warehouse.matching_rows(t, list(t.primary_key), column_types, chains, key_values)
+    matched = sync.destination.existing_keys(t.ref, KeyBatch(list(t.primary_key), chains, key_values))
     return {keys[i] for i in matched}
 
 
@@ -616,9 +622,9 @@ def _schema_changes(sync: Sync, t: TableState, resolved: dict[int, Resolved], se
         return
     for s in sorted(new_slots, key=lambda s: firsts.get(s, (1 << 62, 0))):
         slot, r = t.slots[s], resolved[s]
-        sync.warehouse.add_column(t, slot.name, r.type)
+        sync.destination.add_column(t.ref, slot.name, r.type)
         t.columns[slot.identity] = Column(slot.name, r.type)
-        _count_change(sync, f"table {t.label!r}: added column {slot.name!r} ({r.start})", 1 + len(r.chain))
+        sync.schema_event(SchemaChanged(t.label, slot.name, None, r.start, 1 + len(r.chain)))
     for s, r in resolved.items():
         if s in new_slots or not r.chain:
             continue
@@ -627,8 +633,8 @@ def _schema_changes(sync: Sync, t: TableState, resolved: dict[int, Resolved], se
             t.key_bounds = UNKNOWN
         previous = r.start
         for wider in r.chain:
-            sync.warehouse.change_type(t, stored.name, previous, wider)
-            _count_change(sync, f"table {t.label!r}: changed column {stored.name!r} from {previous} to {wider}")
+            sync.destination.widen_column(t.ref, stored.name, previous, wider)
+            sync.schema_event(SchemaChanged(t.label, stored.name, previous, wider))
             previous = wider
         stored.type = r.type
 
@@ -640,15 +646,12 @@ def _write_full(sync: Sync, t: TableState, resolved: dict[int, Resolved], full: 
     names = [t.columns[t.slots[s].identity].name for s in slots]
     types = [resolved[s].type for s in slots]
     arrays = [[image[0].get(s) for image in images] for s in slots]
-    if t.keyed:
-        key_names = list(t.primary_key)
-    else:
-        key_names = ["_fivetran_id"]
+    if not t.keyed:
         names.append("_fivetran_id")
         types.append(STRING)
         arrays.append(list(full))
-    sync.warehouse.upsert(t, names, types, arrays, key_names, ts, fresh=False,
-                          deleted=[image[1] for image in images])
+    sync.destination.upsert(t.ref, Batch(names, types, arrays), synced=ts,
+                            deleted=[image[1] for image in images])
     t.key_bounds = UNKNOWN if t.keyed else t.key_bounds
 
 
@@ -663,7 +666,7 @@ def _write_patch(sync: Sync, t: TableState, resolved: dict[int, Resolved], patch
         key_values, column_types, chains = converted
         key_names = list(t.primary_key)
     else:
-        key_values, column_types, chains, key_names = [keys], [STRING], [[STRING]], ["_fivetran_id"]
+        key_values, chains, key_names = [keys], [[STRING]], ["_fivetran_id"]
     entries = list(patch.values())
     names: list[str] = []
     types: list[DataType] = []
@@ -679,5 +682,9 @@ def _write_patch(sync: Sync, t: TableState, resolved: dict[int, Resolved], patch
         types.append(r.type)
         arrays.append([entry[0].get(s) for entry in entries])
         presence.append(present)
-    sync.warehouse.update(t, key_names, column_types, chains, key_values, names, types, arrays, presence, ts,
-                          duplicates=False, deleted=[entry[1] for entry in entries])
+    sync.destination.update(
+        t.ref,
+        UpdateBatch(KeyBatch(key_names, chains, key_values), Batch(names, types, arrays), presence,
+                    deleted=[entry[1] for entry in entries]),
+        synced=ts,
+    )

@@ -3,6 +3,9 @@
 Per column, one ``set(map(type, ...))`` tells whether the batch's values are all of one Python
 type (the common case, typed by a rule per type, e.g. min/max for ints); only columns that mix
 kinds are widened value by value in call order (TYPES-24 to TYPES-28).
+
+Text columns (STRING, XML, JSON) leave here without lone surrogates, which no warehouse can
+encode: they are replaced by U+FFFD with a warning (see :mod:`headwater.values.surrogates`).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def uniform_type(kind: type, values: Sequence[Any]) -> DataType | None:
     """The inferred type of a column whose non-null values all have Python type ``kind``, or None
     when the per-value path is needed."""
     if kind is str:
-        return STRING
+        return None if V.has_lone_surrogates(values) else STRING
     if kind is int:
         present = [v for v in values if v is not None] if None in values else values
         low, high = min(present), max(present)
@@ -64,7 +67,7 @@ def uniform_type(kind: type, values: Sequence[Any]) -> DataType | None:
     if kind is bool:
         return BOOLEAN
     if kind is V.JsonText:
-        return JSON
+        return None if V.has_lone_surrogates(values) else JSON
     if kind is bytes:
         return BINARY
     if kind is dt.date:
@@ -93,7 +96,7 @@ def resolve_column(values: list[Any], current: DataType | None, declared: DataTy
         return None
     if declared is not None:
         target = current if current is not None else declared
-        return Resolved(target, values, target, [])
+        return Resolved(target, _encodable(values, target), target, [])
     if len(kinds) == 1:
         own = uniform_type(next(iter(kinds)), values)
         if own is not None:
@@ -148,4 +151,23 @@ def running(values: list[Any], current: DataType | None) -> Resolved:
         for k in range(s + 1, len(stages)):
             value = V.convert_stored(value, stages[k - 1], stages[k])
         out[i] = value
-    return Resolved(cur, out, start, chain)
+    return Resolved(cur, _encodable(out, cur), start, chain)
+
+
+_TEXT_TYPES = frozenset({"STRING", "XML", "JSON"})
+
+
+def _encodable(values: list[Any], dtype: DataType) -> list[Any]:
+    """The values of a text column with lone surrogates replaced by U+FFFD (logged); others as they are."""
+    if dtype.name not in _TEXT_TYPES:
+        return values
+    clean, changed, example = V.scrub_texts(values)
+    if changed:
+        from headwater.log import Level, emit
+
+        emit(Level.WARNING,
+             f"{changed} text value(s) held lone surrogates (code points U+D800..U+DFFF, which UTF-8 cannot "
+             f"encode), stored with U+FFFD in their place, for example {example!r:.100}; such text usually "
+             "comes from a broken '\\ud800' escape in JSON or from bytes decoded with "
+             "errors='surrogateescape': clean it in the connector to keep the original characters")
+    return clean

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from headwater.destinations.base import Destination, TableInfo
 from headwater.engine import flush as flushing
-from headwater.engine.state import StateStore
 from headwater.engine.table import (
     DEFERRED,
     DELETE,
@@ -33,37 +33,39 @@ from headwater.engine.table import (
 )
 from headwater.errors import (
     ConnectorReportedError,
+    DestinationError,
     HeadwaterError,
     OperationTypeError,
     OperationValueError,
+    SchemaDeclarationError,
     SchemaEvolutionError,
+    StateStoreError,
     SyncAlreadyFailedError,
 )
+from headwater.events import (
+    CheckpointCommitted,
+    EventHandler,
+    Message,
+    OperationAccepted,
+    SchemaChanged,
+    TableCreated,
+    Warning,
+)
 from headwater.log import Level
-from headwater.naming import Naming, identity
+from headwater.naming import Naming
 from headwater.operations import no_file_error, no_sync_error
-from headwater.schema import DEFAULT_SCHEMA, TableSpec
-from headwater.types import DataType, join
+from headwater.result import Counters
+from headwater.schema import TableSpec
+from headwater.statestore import StateStore
+from headwater.types import STRING, DataType, join
 
-__all__ = ["Counters", "Sync", "SyncOptions"]
+__all__ = ["Counters", "Sync", "SyncOptions", "create_sync"]
 
 DEFAULT_BUFFER_BYTES = 256 * 1024 * 1024
 # Rough bytes a buffered value costs (tuple slot + a small Python object); used to turn the
 # memory budget into a row count per table.
 BYTES_PER_VALUE = 56
 LOCK_SPINS = 64
-
-
-@dataclass
-class Counters:
-    """The summary's counters (SEM-70)."""
-
-    upserts: int = 0
-    updates: int = 0
-    deletes: int = 0
-    truncates: int = 0
-    schema_changes: int = 0
-    checkpoints: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,17 +86,31 @@ class Sync:
 
     def __init__(
         self,
-        warehouse: Any,
+        destination: Destination,
         state_store: StateStore,
         *,
         naming: Naming,
-        log: Callable[[Level, str], None],
+        on_event: EventHandler,
         options: SyncOptions | None = None,
     ) -> None:
-        self.warehouse = warehouse
+        self.destination = destination
+        capabilities = destination.capabilities
+        #: How the destination compares names (two names with one fold are one table or column).
+        self.fold = capabilities.fold
+        self.default_schema = capabilities.default_schema
+        #: Track stored key ranges so upserts of new keys can skip looking for rows to replace.
+        self.track_keys = not capabilities.merge
+        self._reserved = capabilities.reserved_schemas
+        self._max_name = capabilities.max_identifier_length
+        if not capabilities.transactional_ddl:
+            raise DestinationError(
+                f"the {capabilities.name} destination does not roll back table changes with its data; headwater "
+                "needs transactional DDL to keep a failed sync's tables as at the last checkpoint"
+            )
+        self._stored: dict[tuple[str, str], TableInfo] | None = None
         self.state_store = state_store
         self.naming = naming
-        self._log = log
+        self.on_event = on_event
         self.options = options or SyncOptions()
         self.upserts = self.updates = self.deletes = 0
         self.pending = 0            # operations buffered in all tables since the last flush
@@ -108,29 +124,21 @@ class Sync:
         self._declared_created = False
         self.reported_error: str | None = None
         self.internal_error: BaseException | None = None
+        #: The destination or the state store failed (disk full, connection lost...): the sync is over.
+        self.environment_error: DestinationError | StateStoreError | None = None
         #: Why operations are refused from now on (the sync ended, or failed inside headwater);
         #: None while the sync runs. One attribute, so the per-row path checks it cheaply.
         self.closed: str | None = None
         self._last_ts: dt.datetime | None = None
         self.rows_committed = 0
-        self.engine_seconds = 0.0   # flushing, typing, Arrow, DuckDB, commits
+        self.engine_seconds = 0.0   # flushing, typing, Arrow, destination writes, commits
         self.op_seconds = 0.0       # inside op.* calls, minus the flushing they triggered (profile only)
-        if self.options.profile:
-            for name in ("upsert", "update", "delete"):
-                setattr(self, name, self._timed(getattr(self, name)))
 
-    def _timed(self, method: Callable[..., None]) -> Callable[..., None]:
-        clock = time.perf_counter
-
-        def timed(*args: Any, **kwargs: Any) -> None:
-            engine_before = self.engine_seconds
-            started = clock()
-            try:
-                method(*args, **kwargs)
-            finally:
-                self.op_seconds += clock() - started - (self.engine_seconds - engine_before)
-
-        return timed
+    @property
+    def any_operation(self) -> bool:
+        """Whether the connector has sent any operation (or checkpoint) in this sync."""
+        c = self._counters
+        return bool(self.upserts or self.updates or self.deletes or c.truncates or c.checkpoints)
 
     @property
     def counters(self) -> Counters:
@@ -142,10 +150,15 @@ class Sync:
     # -- logging -------------------------------------------------------------------------------
 
     def log_info(self, message: str) -> None:
-        self._log(Level.INFO, message)
+        self.on_event(Message(message))
 
     def log_warning(self, message: str) -> None:
-        self._log(Level.WARNING, message)
+        self.on_event(Warning(message))
+
+    def schema_event(self, event: TableCreated | SchemaChanged) -> None:
+        """A table or column change was applied to the open transaction: count it (SEM-70) and report it."""
+        self._counters.schema_changes += event.changes
+        self.on_event(event)
 
     # -- tables --------------------------------------------------------------------------------
 
@@ -162,9 +175,12 @@ class Sync:
             )
         if schema is not None and not schema.strip():
             raise OperationValueError(f"schema name must be a non-empty string or None, got {schema!r}")
-        schema_name = DEFAULT_SCHEMA if schema is None else self.naming.schema(schema)
+        schema_name = self.default_schema if schema is None else self.naming.schema(schema)
         name = self.naming.table(table)
-        key = (identity(schema_name), identity(name))
+        problem = self.name_problem(schema_name, "schema") or self.name_problem(name, "table")
+        if problem:
+            raise OperationValueError(problem)
+        key = (self.fold(schema_name), self.fold(name))
         state = self.tables.get(key)
         if state is None:
             state = self._existing_or_new(schema_name, name, key)
@@ -174,11 +190,41 @@ class Sync:
             pass
         return state
 
+    def name_problem(self, name: str, kind: str) -> str | None:
+        """Why the destination cannot take this schema, table or column name (None: it can)."""
+        if not name.isascii():
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                return (f"{kind} name {name!r} is not valid Unicode text (it holds a lone surrogate) and cannot be "
+                        "stored; decode the source's bytes properly (errors='replace') or rename it")
+        if "\x00" in name:
+            return f"{kind} name {name!r} contains a NUL character, which no destination stores; remove it"
+        if kind == "schema" and self.fold(name) in self._reserved:
+            return (f"schema name {name!r} is reserved by the {self.destination.capabilities.name} destination; "
+                    "write the table to another schema")
+        if self._max_name is not None and len(name.encode("utf-8")) > self._max_name:
+            return (f"{kind} name {name[:40]!r}... is {len(name.encode('utf-8'))} bytes long; the "
+                    f"{self.destination.capabilities.name} destination takes at most {self._max_name}: "
+                    "use a shorter name")
+        return None
+
+    def label(self, schema: str, name: str) -> str:
+        """How messages name a table: without its schema when that is the default one."""
+        return name if schema == self.default_schema else f"{schema}.{name}"
+
+    def stored_table(self, key: tuple[str, str]) -> TableInfo | None:
+        """The table with this folded (schema, name) as it was when the sync started, if it exists."""
+        if self._stored is None:
+            fold = self.fold
+            self._stored = {(fold(info.schema), fold(info.name)): info for info in self.destination.tables()}
+        return self._stored.get(key)
+
     def _existing_or_new(self, schema_name: str, name: str, key: tuple[str, str]) -> TableState:
-        info = self.warehouse.table_info(key)
+        info = self.stored_table(key)
         if info is not None:
             state = TableState(self, info.schema, info.name, primary_key=info.primary_key, exists=True,
-                               columns=[Column(n, t) for n, t in info.columns])
+                               columns=_stored_columns(info))
         else:
             state = TableState(self, schema_name, name, primary_key=())
         self.tables[key] = state
@@ -188,28 +234,35 @@ class Sync:
         """Check the declared schema against the warehouse (ERR-EVOL) and apply what it adds (SEM-40, SEM-43)."""
         plans: list[tuple[TableState, list[tuple[str, DataType, DataType | None]]]] = []
         for spec in specs:
-            key = (identity(spec.schema), identity(spec.table))
-            info = self.warehouse.table_info(key)
-            declared = {identity(c): t for c, t in spec.columns.items()}
+            schema_name = spec.schema if spec.schema is not None else self.default_schema
+            names = [(schema_name, "schema"), (spec.table, "table"),
+                     *((c, "column") for c in [*spec.columns, *spec.primary_key])]
+            problem = next(filter(None, (self.name_problem(n, kind) for n, kind in names)), None)
+            if problem:
+                raise SchemaDeclarationError(f"schema() entry for table {spec.table!r}: {problem}")
+            key = (self.fold(schema_name), self.fold(spec.table))
+            info = self.stored_table(key)
+            declared = {self.fold(c): t for c, t in spec.columns.items()}
             if info is None:
-                state = TableState(self, spec.schema, spec.table, primary_key=spec.primary_key,
+                state = TableState(self, schema_name, spec.table, primary_key=spec.primary_key,
                                    declared=declared, declared_order=list(spec.columns))
                 self.tables[key] = state
                 self._declared.append(state)
                 continue
-            if tuple(identity(c) for c in info.primary_key) != tuple(identity(c) for c in spec.primary_key):
+            label = self.label(info.schema, info.name)
+            if tuple(self.fold(c) for c in info.primary_key) != tuple(self.fold(c) for c in spec.primary_key):
                 stored_key = ", ".join(info.primary_key) or "none (keyless)"
                 declared_key = ", ".join(spec.primary_key) or "none (keyless)"
                 raise SchemaEvolutionError(
-                    f"primary key changed for table {info.label!r}: the warehouse has ({stored_key}), schema() "
+                    f"primary key changed for table {label!r}: the warehouse has ({stored_key}), schema() "
                     f"declares ({declared_key}); run `headwater reset` to start over, or keep the old key"
                 )
             state = TableState(self, info.schema, info.name, primary_key=info.primary_key, exists=True,
                                declared=declared, declared_order=list(spec.columns),
-                               columns=[Column(n, t) for n, t in info.columns])
+                               columns=_stored_columns(info))
             changes: list[tuple[str, DataType, DataType | None]] = []
             for column, declared_type in spec.columns.items():
-                existing = state.columns.get(identity(column))
+                existing = state.columns.get(self.fold(column))
                 if existing is None:
                     changes.append((column, declared_type, None))
                     continue
@@ -218,7 +271,7 @@ class Sync:
                     continue
                 if join(current, declared_type) != declared_type:
                     raise SchemaEvolutionError(
-                        f"cannot change type of column {existing.name!r} in table {info.label!r} from "
+                        f"cannot change type of column {existing.name!r} in table {label!r} from "
                         f"{current} to {declared_type}: headwater only widens columns; declare {current} "
                         "(or a wider type), or run `headwater reset`"
                     )
@@ -229,21 +282,20 @@ class Sync:
         for state, changes in plans:
             for column, declared_type, before in changes:
                 if before is None:
-                    self.warehouse.add_column(state, column, declared_type)
-                    state.columns[identity(column)] = Column(column, declared_type)
-                    self.counters.schema_changes += 1
-                    self.log_info(f"table {state.label!r}: added column {column!r} ({declared_type})")
+                    self.destination.add_column(state.ref, column, declared_type)
+                    state.columns[self.fold(column)] = Column(column, declared_type)
                 else:
-                    self.warehouse.change_type(state, column, before, declared_type)
-                    state.columns[identity(column)].type = declared_type
-                    self.counters.schema_changes += 1
-                    self.log_info(
-                        f"table {state.label!r}: changed column {column!r} from {before} to {declared_type}"
-                    )
+                    self.destination.widen_column(state.ref, column, before, declared_type)
+                    state.columns[self.fold(column)].type = declared_type
+                self.schema_event(SchemaChanged(state.label, column, before, declared_type))
 
     # -- operations (called from any thread) ------------------------------------------------------
 
     def _check_running(self, name: str = "operation") -> None:
+        if self.environment_error is not None:
+            raise RuntimeError(
+                f"the sync has failed: {self.environment_error.message}; no further operations are accepted"
+            ) from self.environment_error
         if self.closed is not None and self.internal_error is None:
             raise no_sync_error(name, self.closed)
         if self.internal_error is not None:
@@ -442,11 +494,9 @@ class Sync:
                 ) from None
             before = self.rows_committed
             self._commit(text, final=False)
-            self.counters.checkpoints += 1
-            self.log_info(
-                f"checkpoint {self.counters.checkpoints} committed "
-                f"({self.rows_committed - before:,} rows since the previous one); state saved"
-            )
+            self._counters.checkpoints += 1
+            self.on_event(CheckpointCommitted(self._counters.checkpoints, text, self.rows_committed - before,
+                                              self.upserts + self.updates + self.deletes))
 
     # -- flushing and committing ------------------------------------------------------------------
 
@@ -483,6 +533,10 @@ class Sync:
         gc.disable()
         try:
             action()
+        except (DestinationError, StateStoreError) as exc:
+            self.environment_error = exc
+            self.closed = "the destination failed"
+            raise
         except HeadwaterError:
             raise
         except BaseException as exc:
@@ -503,7 +557,6 @@ class Sync:
                 if t.segments:
                     flushing.flush_table(self, t)
             self.pending = 0
-            self.warehouse.write_held()  # into the open transaction now: no commit follows
 
         self._guarded(work)
 
@@ -524,9 +577,8 @@ class Sync:
             if final:
                 for t in self.tables.values():
                     if t.deferred_since is not None and t.exists:
-                        self.warehouse.deferred_truncate(t, t.deferred_since, self.timestamp())
-            if self.warehouse.is_open:
-                self.warehouse.commit()
+                        self.destination.truncate(t.ref, synced=self.timestamp(), written_before=t.deferred_since)
+            self.destination.commit()
             if state_text is not None:
                 self.state_store.save(state_text)
 
@@ -553,8 +605,8 @@ class Sync:
                 t.take_segments()
             self.state_store.close()
             try:
-                self.warehouse.rollback()
-            except Exception:  # noqa: BLE001 - rollback of a broken connection; the file is intact
+                self.destination.rollback()
+            except Exception:  # noqa: BLE001 - rollback of a broken connection; the store is intact
                 pass
 
     # -- progress --------------------------------------------------------------------------------
@@ -562,6 +614,11 @@ class Sync:
     def progress(self) -> dict[str, int]:
         """Rows accepted per table so far (committed or buffered), for the progress display."""
         return {t.label: t.rows_written + t.buffered_rows() for t in self.tables.values()}
+
+
+def _stored_columns(info: TableInfo) -> list[Column]:
+    """A stored table's columns; XML reads as STRING, since the two are one type (SEM-43)."""
+    return [Column(name, STRING if dtype.is_textual else dtype) for name, dtype in info.columns]
 
 
 def _not_a_dict(op_name: str, argument: str, value: Any) -> OperationTypeError:
@@ -578,3 +635,86 @@ def _check_message(message: Any) -> None:
         )
     if not message:
         raise OperationValueError("message must be a non-empty string, got an empty one")
+
+
+class _ProfiledSync(Sync):
+    """A sync that also times every op.upsert/update/delete call (``--profile``; ~0.2 µs a call)."""
+
+    def upsert(self, table: Any, data: Any, schema: Any = None, file: Any = None) -> None:
+        engine_before = self.engine_seconds
+        started = time.perf_counter()
+        try:
+            super().upsert(table, data, schema, file)
+        finally:
+            self.op_seconds += time.perf_counter() - started - (self.engine_seconds - engine_before)
+
+    def update(self, table: Any, modified: Any, schema: Any = None, file: Any = None) -> None:
+        engine_before = self.engine_seconds
+        started = time.perf_counter()
+        try:
+            super().update(table, modified, schema, file)
+        finally:
+            self.op_seconds += time.perf_counter() - started - (self.engine_seconds - engine_before)
+
+    def delete(self, table: Any, keys: Any, schema: Any = None) -> None:
+        engine_before = self.engine_seconds
+        started = time.perf_counter()
+        try:
+            super().delete(table, keys, schema)
+        finally:
+            self.op_seconds += time.perf_counter() - started - (self.engine_seconds - engine_before)
+
+
+def _copy(data: Any) -> Any:
+    """A deep copy, so later changes to the connector's dict do not show; shallow if that fails."""
+    import copy
+
+    try:
+        return copy.deepcopy(data)
+    except Exception:  # noqa: BLE001 - an uncopyable value (a lock, a generator) must not fail the sync
+        return dict(data) if isinstance(data, dict) else data
+
+
+class _RecordingSync(_ProfiledSync):
+    """A sync that reports every accepted operation as an :class:`OperationAccepted` event."""
+
+    def upsert(self, table: Any, data: Any, schema: Any = None, file: Any = None) -> None:
+        if self.options.profile:
+            super().upsert(table, data, schema, file)
+        else:
+            Sync.upsert(self, table, data, schema, file)
+        self.on_event(OperationAccepted("upsert", table, _copy(data), schema))
+
+    def update(self, table: Any, modified: Any, schema: Any = None, file: Any = None) -> None:
+        if self.options.profile:
+            super().update(table, modified, schema, file)
+        else:
+            Sync.update(self, table, modified, schema, file)
+        self.on_event(OperationAccepted("update", table, _copy(modified), schema))
+
+    def delete(self, table: Any, keys: Any, schema: Any = None) -> None:
+        if self.options.profile:
+            super().delete(table, keys, schema)
+        else:
+            Sync.delete(self, table, keys, schema)
+        self.on_event(OperationAccepted("delete", table, _copy(keys), schema))
+
+    def truncate(self, table: Any, schema: Any, deferred: Any) -> None:
+        super().truncate(table, schema, deferred)
+        self.on_event(OperationAccepted("truncate", table, None, schema, bool(deferred)))
+
+
+def create_sync(
+    destination: Destination,
+    state_store: StateStore,
+    *,
+    naming: Naming,
+    on_event: EventHandler,
+    options: SyncOptions | None = None,
+    record_operations: bool = False,
+) -> Sync:
+    """A :class:`Sync`, profiled (``options.profile``) or reporting operations as events when asked."""
+    options = options or SyncOptions()
+    cls: type[Sync] = _RecordingSync if record_operations else _ProfiledSync if options.profile else Sync
+    return cls(destination, state_store, naming=naming, on_event=on_event, options=options)
+

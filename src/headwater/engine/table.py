@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from headwater import values
+from headwater.destinations.base import TableRef
 from headwater.errors import OperationTypeError, OperationValueError
-from headwater.naming import identity, is_system_column
+from headwater.naming import is_system_column
 from headwater.types import DataType
 
 if TYPE_CHECKING:
@@ -128,12 +129,17 @@ class TableState:
         self.schema = schema
         self.name = name
         self.primary_key = primary_key
+        #: The table as the destination knows it.
+        self.ref = TableRef(schema, name, primary_key)
+        #: How the destination compares names (see Capabilities.fold).
+        self.fold = identity = sync.fold
         self.pk_identities = tuple(identity(c) for c in primary_key)
         self.keyed = bool(primary_key)
         self.declared = declared or {}          # identity -> declared type (this run)
         self.declared_order = declared_order or []  # destination names, in `columns` order
         self.exists = exists
         self.columns: dict[str, Column] = {identity(c.name): c for c in columns or []}
+        self.label = sync.label(schema, name)
         self.slots: list[Slot] = []
         self.slot_by_identity: dict[str, Slot] = {}
         self.sigs: tuple[dict[tuple[Any, ...], Signature], ...] = ({}, {}, {})
@@ -150,14 +156,10 @@ class TableState:
         for pk in primary_key:
             self._slot(pk)
 
-    @property
-    def label(self) -> str:
-        return self.name if self.schema == "tester" else f"{self.schema}.{self.name}"
-
     # -- slots and signatures ------------------------------------------------------------------
 
     def _slot(self, name: str) -> Slot:
-        ident = identity(name)
+        ident = self.fold(name)
         slot = self.slot_by_identity.get(ident)
         if slot is None:
             existing = self.columns.get(ident)
@@ -190,7 +192,10 @@ class TableState:
                     f"{self.label!r}"
                 )
             dest = naming.column(key)
-            ident = identity(dest)
+            problem = self.sync.name_problem(dest, "column")
+            if problem:
+                raise OperationValueError(f"{problem} (key {key!r} of the {what} dict for table {self.label!r})")
+            ident = self.fold(dest)
             if ident in seen:
                 raise OperationValueError(
                     f"keys {seen[ident]!r} and {key!r} of the {what} dict for table {self.label!r} both map "
@@ -293,22 +298,43 @@ def _converter(slot: Slot, tp: type, table: str) -> Callable[[Any], Any] | None:
         return None
     name = slot.name
     if tp is dt.datetime:
-        return _to_utc_if_aware
+        return _to_utc_if_aware(table, name)
     if tp is decimal.Decimal:
-        return _finite_decimal
+        return _finite_decimal(table, name)
     return lambda v: values.normalize(v, table=table, column=name)
 
 
 _UTC = dt.timezone.utc
 
 
-def _to_utc_if_aware(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None or value.tzinfo is _UTC:
-        return value
-    if value.utcoffset() is None:
-        return value.replace(tzinfo=None)
-    return value.astimezone(_UTC)
+def _to_utc_if_aware(table: str, column: str) -> Callable[[dt.datetime], dt.datetime]:
+    """Undeclared datetimes: naive and UTC ones as they are; others via values.normalize, which
+    converts them to UTC or names the table, column and value when that is impossible."""
+    def to_utc(value: dt.datetime) -> dt.datetime:
+        tz = value.tzinfo
+        if tz is None or tz is _UTC:
+            return value
+        try:
+            offset = value.utcoffset()
+            if offset is not None:
+                return (value - offset).replace(tzinfo=_UTC)
+        except (OverflowError, ValueError, TypeError):
+            pass  # beyond year 9999 in UTC, or a tzinfo without a valid offset: normalize says so
+        converted: dt.datetime = values.normalize(value, table=table, column=column)
+        return converted
+
+    return to_utc
 
 
-def _finite_decimal(value: decimal.Decimal) -> Any:
-    return value if value.is_finite() else float(value)
+def _finite_decimal(table: str, column: str) -> Callable[[decimal.Decimal], Any]:
+    """Undeclared Decimals: finite ones of a sane size as they are; NaN and Infinity (every kind of
+    NaN) as floats, and refusals of huge exponents, via values.normalize."""
+    def finite(value: decimal.Decimal) -> Any:
+        if value.is_finite() and -_DIGITS < value.adjusted() < _DIGITS:
+            return value
+        return values.normalize(value, table=table, column=column)
+
+    return finite
+
+
+_DIGITS = values.MAX_PLAIN_DIGITS

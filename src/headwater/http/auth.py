@@ -226,7 +226,8 @@ class TokenAuth(AuthBase):
             session = self._own_session
         token, expires_in = self.fetch_token(session)
         if not isinstance(token, str) or not token:
-            raise InvalidResponseError(f"{type(self).__name__} obtained an empty token ({token!r})")
+            raise InvalidResponseError(
+                f"{type(self).__name__} obtained no usable token (a {type(token).__name__}, empty or not text)")
         self._token = token
         if expires_in is None:
             self._renew_at = None
@@ -483,7 +484,8 @@ class SessionTokenAuth(TokenAuth):
             token = self.login(session)
             if not isinstance(token, str) or not token:
                 raise HttpConfigError(
-                    f"SessionTokenAuth's login callable returned {token!r}; it must return the token as a non-empty str"
+                    f"SessionTokenAuth's login callable returned a {type(token).__name__} (empty or not text); it must "
+                    "return the token as a non-empty str"
                 )
             return token, self.expires_in
         assert self.login_url is not None

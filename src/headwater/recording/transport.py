@@ -55,7 +55,8 @@ def _redactor(secrets: Secrets, names: Iterable[str] = ()) -> tuple[Redactor, li
     keys, and the keys whose values are redacted."""
     if isinstance(secrets, Mapping):
         chosen = secret_values(secrets)
-        return Redactor(chosen.values(), names), sorted(str(key) for key in secrets), sorted(chosen)
+        # Every value may be the user of a basic-auth pair whose password is a secret.
+        return Redactor.from_configuration(secrets, names), sorted(str(key) for key in secrets), sorted(chosen)
     return Redactor([value for value in secrets if value], names), [], []
 
 
@@ -145,7 +146,7 @@ class Recorder:
         body = content
         if is_text_type(content_type):
             try:
-                body = self.redactor.text(content.decode("utf-8")).encode("utf-8")
+                body = self.redactor.document(content.decode("utf-8"), content_type).encode("utf-8")
             except UnicodeDecodeError:
                 body = self.redactor.data(content)
         else:

@@ -23,11 +23,17 @@ pytest, ruff and mypy away from template code inside headwater's own tree), and 
 becomes ``.gitignore``. Files a template generates rather than copies (the ``database`` template's
 ``sample.db``) count as the template's files too: ``scaffold`` never overwrites any of them
 unless ``force=True``.
+
+A template whose code imports ``headwater_helpers`` (``rest-api``) also gets headwater's helpers
+vendored into the project by :func:`headwater.vendor.vendor`: ``headwater_helpers/`` is a copy of
+``headwater.http`` and ``headwater.incremental`` that needs only ``requests``, so the project deploys
+to the Connector SDK runtime as it is. Those files count as the template's files too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +43,9 @@ from pathlib import Path, PurePosixPath
 from typing import Final
 
 from headwater.errors import HeadwaterError
+from headwater.vendor import PACKAGE as HELPERS_PACKAGE
+from headwater.vendor import VendorError, vendor
+from headwater.vendor import plan as vendor_plan
 
 if sys.version_info >= (3, 11):
     from importlib.resources.abc import Traversable
@@ -51,6 +60,7 @@ __all__ = [
     "list_templates",
     "next_steps",
     "scaffold",
+    "uses_helpers",
 ]
 
 #: Template name -> one-line description, in the order ``headwater init --list`` shows them.
@@ -72,6 +82,8 @@ CONFIGURATION: Final = PurePosixPath("configuration.json")
 EXAMPLE_CONFIGURATION: Final = PurePosixPath("configuration.example.json")
 #: Modification time of the csv template's first sample file; each next file is one day newer.
 SAMPLE_FILES_MTIME: Final = datetime(2024, 2, 1, tzinfo=timezone.utc).timestamp()
+#: An import of the vendored helpers in a template's code: the project then gets them vendored.
+_IMPORTS_HELPERS: Final = re.compile(rf"^\s*(?:from|import)\s+{HELPERS_PACKAGE}\b", re.MULTILINE)
 
 
 class ScaffoldError(HeadwaterError):
@@ -141,8 +153,20 @@ def _render(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
+def uses_helpers(template: str) -> bool:
+    """Whether the template's code imports the vendored helpers (``headwater_helpers``)."""
+    template = _check_template(template)
+    return any(_IMPORTS_HELPERS.search(source.read_text(encoding="utf-8"))
+               for relative, source in _template_sources(template).items() if relative.suffix == ".py")
+
+
 def _planned(template: str) -> list[PurePosixPath]:
-    return sorted([*_template_sources(template), *(PurePosixPath(name) for name in GENERATED.get(template, ()))])
+    try:
+        vendored = [file.path for file in vendor_plan()] if uses_helpers(template) else []
+    except VendorError as exc:
+        raise ScaffoldError(exc.message) from exc
+    return sorted([*_template_sources(template), *(PurePosixPath(name) for name in GENERATED.get(template, ())),
+                   *vendored])
 
 
 def _display(root: Path) -> str:
@@ -235,9 +259,14 @@ def scaffold(
         finish = FINISHERS.get(template)
         if finish is not None:
             finish(root)
+        if uses_helpers(template):
+            # _conflicts has already refused existing files unless force was given.
+            written.extend(vendor(root, force=True).written)
     except OSError as exc:
         where = exc.filename or root
         raise ScaffoldError(f"cannot write {where}: {exc.strerror or exc}; check the folder's permissions") from exc
+    except VendorError as exc:
+        raise ScaffoldError(exc.message) from exc
     written.extend(root / generated for generated in GENERATED.get(template, ()))
     return sorted(written)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from headwater.events import Event, EventHandler
 from headwater.testing.assertions import (
     assert_no_duplicate_keys,
     assert_no_null_keys,
@@ -39,7 +40,7 @@ from headwater.testing.assertions import (
     assert_sync_succeeded,
 )
 from headwater.testing.logs import LogLine, parse_log
-from headwater.testing.operation_log import Operation, record_operations
+from headwater.testing.operation_log import Operation, OperationRecorder
 
 __all__ = [
     "LogLine",
@@ -143,6 +144,7 @@ def run_connector(
     naming: str | None = None,
     warehouse_dir: str | os.PathLike[str] | None = None,
     capture_operations: bool = True,
+    on_event: EventHandler | None = None,
 ) -> SyncResult:
     """Run one sync of the connector in ``project`` and return what happened.
 
@@ -156,6 +158,7 @@ def run_connector(
             Pass the same folder again to run an incremental second sync.
         capture_operations: record every operation in ``result.operations`` (a copy of each row;
             turn it off for very large syncs).
+        on_event: also receives every event of the sync (:mod:`headwater.events`).
     """
     from headwater.runner import DebugRequest, run_debug
 
@@ -177,13 +180,17 @@ def run_connector(
         state=dict(state) if state is not None else None,
         naming=naming,
         environ={},
+        record_operations=capture_operations,
     )
-    recorded: list[Operation] = []
-    if capture_operations:
-        with record_operations() as recorded:
-            report = run_debug(request, out=out, err=err)
-    else:
-        report = run_debug(request, out=out, err=err)
+    recorder = OperationRecorder()
+
+    def events(event: Event) -> None:
+        if capture_operations:
+            recorder(event)
+        if on_event is not None:
+            on_event(event)
+
+    report = run_debug(request, out=out, err=err, on_event=events)
     return SyncResult(
         exit_code=report.exit_code,
         output=out.getvalue(),
@@ -193,7 +200,7 @@ def run_connector(
         state_path=work / "files" / "state.json",
         counters=report.counters,
         error=report.error,
-        operations=recorded,
+        operations=recorder.operations,
         _state=_read_state(work / "files" / "state.json"),
         _state_captured=True,
     )

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from headwater.naming import identity, quote
+from headwater.destinations.base import fold_ascii as identity
+from headwater.destinations.duckdb import DEFAULT_SCHEMA, quote
 
-DEFAULT_SCHEMA = "tester"
 FIVETRAN_ID = "_fivetran_id"
 SYNCED = "_fivetran_synced"
 DELETED = "_fivetran_deleted"

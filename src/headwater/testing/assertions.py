@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from headwater.destinations.duckdb import quote
 from headwater.incremental import CursorError, parse_cursor_value
-from headwater.naming import quote
 from headwater.testing import _warehouse
 
 if TYPE_CHECKING:

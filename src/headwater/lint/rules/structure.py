@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from headwater.lint.context import ModuleContext, ProjectContext
 from headwater.lint.registry import Example, Violation, rule
+from headwater.vendor import PACKAGE as VENDORED_PACKAGE
+from headwater.vendor import vendored_name
 
 __all__ = [
     "connector_argument",
@@ -665,6 +667,21 @@ def check_connector_not_module_level(project: ProjectContext) -> Iterator[Violat
 
 
 # ------------------------------------------------------------------------------------ HW009
+def _imported_modules(nodes: Iterable[ast.AST]) -> list[tuple[ast.stmt, list[str]]]:
+    """``(statement, absolute module names)`` of the import statements among ``nodes``, in source order."""
+    imports: list[tuple[ast.stmt, list[str]]] = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            imports.append((node, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            imports.append((node, [node.module or ""]))
+    return sorted(imports, key=lambda item: (item[0].lineno, item[0].col_offset))
+
+
+def _root_named(names: list[str], root: str) -> str | None:
+    return next((name for name in names if name.split(".")[0] == root), None)
+
+
 @rule(
     "HW009", "headwater-import", "warning",
     summary="The connector imports headwater, which is not there when it is deployed.",
@@ -708,14 +725,38 @@ def check_connector_not_module_level(project: ProjectContext) -> Iterator[Violat
 def check_headwater_import(project: ProjectContext) -> Iterator[Violation]:
     if (project.root / "headwater" / "__init__.py").is_file() or (project.root / "headwater.py").is_file():
         return
+    # The copy `headwater vendor` writes: fine as long as it does not import headwater itself. It is
+    # checked file by file below, whether or not lint read its modules.
+    vendored = project.root / VENDORED_PACKAGE
+    uses_copy = False
     for module in project.modules:
-        imports: list[tuple[ast.stmt, list[str]]] = [
-            (node, [alias.name for alias in node.names]) for node in module.nodes(ast.Import)]
-        imports += [(node, [node.module or ""]) for node in module.nodes(ast.ImportFrom) if not node.level]
-        for node, names in sorted(imports, key=lambda item: (item[0].lineno, item[0].col_offset)):
-            name = next((name for name in names if name.split(".")[0] == "headwater"), None)
+        if vendored in module.path.parents:
+            uses_copy = True
+            continue
+        for node, names in _imported_modules([*module.nodes(ast.Import), *module.nodes(ast.ImportFrom)]):
+            uses_copy = uses_copy or _root_named(names, VENDORED_PACKAGE) is not None
+            name = _root_named(names, "headwater")
+            if name is None:
+                continue
+            copied = vendored_name(name)
+            hint = (f"import it from the project's vendored copy instead (`{copied}`; run `headwater vendor .` "
+                    f"if there is no {VENDORED_PACKAGE}/ folder yet)" if copied is not None else
+                    "import SDK names from fivetran_connector_sdk; copy any helper you need into the project")
+            yield module.violation(node, f"`{module.text(node, 50)}` imports {name}, which the platform "
+                                   "does not have: the connector fails to load once deployed", hint)
+    if not uses_copy or not vendored.is_dir():
+        return
+    for path in sorted(vendored.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except (OSError, SyntaxError, ValueError):
+            continue  # HW000 reports it when the connector's imports reach it
+        for node, names in _imported_modules(ast.walk(tree)):
+            name = _root_named(names, "headwater")
             if name is not None:
-                yield module.violation(node, f"`{module.text(node, 50)}` imports {name}, which the platform "
-                                       "does not have: the connector fails to load once deployed",
-                                       "import SDK names from fivetran_connector_sdk; copy any helper you need "
-                                       "into the project")
+                yield Violation(project.display(path), node.lineno, node.col_offset + 1,
+                                f"the vendored copy imports {name}, which the platform does not have: the "
+                                "connector fails to load once deployed",
+                                "rewrite the copy with `headwater vendor --force .`; do not edit its files")
