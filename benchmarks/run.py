@@ -843,7 +843,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(notes))
     print(f"\nbenchmark took {meta['seconds']:.0f}s", file=sys.stderr)
     if args.json:
-        payload = {"meta": meta, "rows": [dict(asdict(r), rate=r.rate, sync_rate=r.sync_rate) for r in rows]}
+        payload = {"meta": meta,
+                   # Each judged target in one place: its row's kind, the text shown, the value and met?
+                   "targets": {r.kind: {"scenario": r.scenario, "target": r.target, "met": r.met,
+                                        "vs_floor": r.vs_floor, "sync_s": r.sync}
+                               for r in rows if r.met is not None},
+                   "rows": [dict(asdict(r), rate=r.rate, sync_rate=r.sync_rate) for r in rows]}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
     return 1 if failures else 0
 

@@ -79,13 +79,16 @@ def _compare(target: Target, ops: list[tuple[str, int, dict[str, Any]]], *, keye
     assert by_fold.counters == by_runs.counters
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# A test's own settings replace the profile's health checks as a whole: keep the relaxed ones.
+RELAXED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
+
+@settings(max_examples=60, deadline=None, suppress_health_check=RELAXED)
 @given(ops=st.lists(operation, min_size=1, max_size=25), base=st.booleans())
 def test_folded_change_log_equals_applying_runs_in_order(target: Target, ops: Any, base: bool) -> None:
     _compare(target, ops, keyed=True, base=base)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=RELAXED)
 @given(ops=st.lists(keyless_operation, min_size=1, max_size=20), base=st.booleans())
 def test_folded_keyless_change_log_equals_applying_runs_in_order(target: Target, ops: Any, base: bool) -> None:
     _compare(target, ops, keyed=False, base=base)

@@ -52,7 +52,8 @@ def _outcome(run: Any) -> None:
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
 @given(schema=st.one_of(st.none(), names), table=names, columns=st.lists(names, min_size=1, max_size=4),
        naming=st.sampled_from(["FIVETRAN", "SOURCE"]))
 def test_any_names_sync_or_fail_with_the_spec_error(tmp_path_factory: Any, schema: str | None, table: str,

@@ -41,6 +41,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Final
 
+from headwater._ast import parse as parse_source
 from headwater._version import __version__
 from headwater.errors import HeadwaterError
 
@@ -287,7 +288,7 @@ def _closure() -> list[tuple[str, Traversable, bool]]:
             continue
         source, is_package = modules[name]
         chosen[name] = (source, is_package)
-        tree = ast.parse(source.read_text(encoding="utf-8"), filename=name)
+        tree = parse_source(source.read_text(encoding="utf-8"), filename=name)
         for node, module, names in _imports(tree, name, is_package):
             top = module.split(".")[0]
             if top != "headwater":
@@ -347,7 +348,7 @@ def _header(origin: str) -> str:
 def _check_rewritten(path: PurePosixPath, text: str) -> None:
     is_package = path.name == "__init__.py"
     dotted = ".".join(path.parent.parts if is_package else path.with_suffix("").parts)
-    tree = ast.parse(text, filename=str(path))
+    tree = parse_source(text, filename=str(path))
     imported = {module for _, module, _ in _imports(tree, dotted, is_package)}
     left = sorted(module for module in imported if module.split(".")[0] == "headwater")
     if left:

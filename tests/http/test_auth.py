@@ -387,5 +387,6 @@ def test_session_token_with_a_known_lifetime_logs_in_again_before_it_ends(server
 def test_a_login_callable_returning_no_token_is_a_config_error(server: HTTPServer, fake: FakeTime) -> None:
     client = fake.client(server.url_for("/"), auth=SessionTokenAuth(lambda session: None))  # type: ignore[arg-type,return-value]
 
-    with pytest.raises(HttpConfigError, match="login callable returned a NoneType .empty or not text.; it must return the token"):
+    with pytest.raises(HttpConfigError,
+                       match="login callable returned a NoneType .empty or not text.; it must return the token"):
         client.get("/x")

@@ -94,7 +94,7 @@ def test_capabilities_describe_postgresql(pg_dsn: str) -> None:
     assert isinstance(destination, Destination)
     caps = destination.capabilities
     assert (caps.name, caps.default_schema, caps.max_identifier_length, caps.merge, caps.transactional_ddl) == (
-        "postgresql", "analytics", 63, True, True)
+        "postgresql", "analytics", 63, False, True)
     assert caps.fold is fold_ascii
     for reserved in ("pg_catalog", "information_schema", "pg_toast", "pg_temp_3", "pg_anything"):
         assert reserved in caps.reserved_schemas

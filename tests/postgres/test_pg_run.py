@@ -105,16 +105,16 @@ def test_run_of_the_example_twice_continues_incrementally_from_the_database(pg_d
 def test_sigkill_at_random_moments_never_loses_duplicates_or_runs_ahead(pg_dsn: str, tmp_path: Path,
                                                                         hw: Any) -> None:
     """Seeded and bounded: kill `headwater run` at random moments, resume with a new process each time."""
-    project = hw.write_project(tmp_path / "killable", KILLABLE, {"pause": "0.3"})
+    project = hw.write_project(tmp_path / "killable", KILLABLE, {"pause": "0.6"})
     rng = random.Random(20261208)
     trials = violations = 0
-    deadline = time.monotonic() + 75
+    deadline = time.monotonic() + 90
     finished = False
     while not finished and time.monotonic() < deadline:
         worker = subprocess.Popen([str(HEADWATER), "run", str(project), "--destination", _url(pg_dsn)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                   env=_env(hw), text=True)
-        time.sleep(rng.uniform(0.5, 2.5))
+        time.sleep(rng.uniform(0.4, 2.0))
         if worker.poll() is None:
             worker.send_signal(signal.SIGKILL)
             trials += 1

@@ -26,7 +26,6 @@ A gate is anything with a ``name``, ``requires`` and ``run(project, context)``: 
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.util
 import json
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from headwater._ast import parse as parse_source
 from headwater.ai.errors import Category
 from headwater.ai.probe import call_probe
 from headwater.ai.redaction import REDACTED, Redactor
@@ -202,7 +202,7 @@ class ParseImportGate:
             if not path.endswith(".py"):
                 continue
             try:
-                ast.parse(text, filename=path)
+                parse_source(text, filename=path)
             except SyntaxError as exc:
                 findings.append({"kind": "syntax_error", "path": path, "line": exc.lineno or 0,
                                  "message": f"{exc.msg}", "text": (exc.text or "").strip()[:200]})

@@ -416,7 +416,9 @@ class PostgresDestination:
             max_identifier_length=MAX_IDENTIFIER_LENGTH,
             reserved_schemas=ReservedSchemas(RESERVED_SCHEMAS | {fold_ascii(s) for s in reserved_schemas}),
             transactional_ddl=True,
-            merge=True,
+            # The engine tracks stored key ranges and says when a batch's keys cannot exist yet; such a
+            # batch is a plain INSERT (half the cost of ON CONFLICT: see docs/postgres.md).
+            merge=False,
         )
         self.lock_timeout = lock_timeout
         self.connect_timeout = connect_timeout
@@ -765,7 +767,7 @@ class PostgresDestination:
     def upsert(self, table: TableRef, batch: Batch, *, synced: dt.datetime, new_keys: bool = False,
                key_range: tuple[Any, Any] | None = None, deleted: list[bool] | None = None) -> None:
         """INSERT ... ON CONFLICT (key) DO UPDATE: a stored row with the key is replaced as a whole
-        (every column not in the batch becomes NULL). ``key_range`` is not needed (``merge``)."""
+        (every column not in the batch becomes NULL); with ``new_keys`` a plain INSERT."""
         if len(batch) == 0:
             return
         staged: list[tuple[str, Any]] = []
@@ -782,14 +784,31 @@ class PostgresDestination:
         insert = (f"INSERT INTO {self.qualified(table)} AS hw_target "
                   f"({', '.join([*(quote(n) for n in names), quote(SYNCED), quote(DELETED)])}) "
                   f"SELECT {', '.join([*selected, _ts_sql(synced), flag])} FROM {stage} AS hw_source")
+        stored = self._table_columns(table)
+        key = _spelled(table.primary_key or (FIVETRAN_ID,), stored) or table.primary_key or (FIVETRAN_ID,)
+        folded_key = {fold_ascii(k) for k in key}
+        replaced = [c for c in stored if fold_ascii(c) not in folded_key] or [SYNCED, DELETED]
+        sets = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in replaced)
+        merge = f"{insert} ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {sets}"
         if not new_keys:
-            stored = self._table_columns(table)
-            key = _spelled(table.primary_key or (FIVETRAN_ID,), stored) or table.primary_key or (FIVETRAN_ID,)
-            folded_key = {fold_ascii(k) for k in key}
-            replaced = [c for c in stored if fold_ascii(c) not in folded_key] or [SYNCED, DELETED]
-            sets = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in replaced)
-            insert += f" ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {sets}"
-        self._execute(insert)
+            self._execute(merge)
+            return
+        # The engine's key ranges say no stored row has these keys: a plain INSERT. Should another
+        # writer have added one meanwhile, the savepoint turns the unique violation into the merge.
+        import psycopg
+
+        self._execute("SAVEPOINT hw_new_keys")
+        try:
+            self._connect().execute(insert)
+        except psycopg.errors.UniqueViolation:
+            self._execute("ROLLBACK TO SAVEPOINT hw_new_keys")
+            self._execute(merge)
+        except psycopg.Error as exc:
+            typed = self._error(exc)
+            if typed is None:
+                raise
+            raise typed from exc
+        self._execute("RELEASE SAVEPOINT hw_new_keys")
 
     def update(self, table: TableRef, batch: UpdateBatch, *, synced: dt.datetime) -> int:
         """Set the given columns of stored rows (SEM-22); with repeated keys the last row setting a
@@ -887,10 +906,15 @@ class PostgresDestination:
         return [int(r[0]) for r in rows]
 
     def key_range(self, table: TableRef, column: str) -> tuple[Any, Any] | None:
-        """(min, max) of a stored column; None when the table has no rows. (Unused: ``merge`` is True.)"""
-        row = self._execute(
-            f"SELECT min({quote(column)}), max({quote(column)}) FROM {self.qualified(table)}"
-        ).fetchone()
+        """(min, max) of a stored column; None when the table has no rows. Text is compared byte-wise
+        (COLLATE "C": UTF-8 byte order is code point order, as Python compares str), not by the
+        database's collation, so the engine can compare the bounds with its own values."""
+        kind = self._execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "AND column_name = %s", [table.schema, table.name, column]).fetchone()
+        expr = quote(column) + (' COLLATE "C"' if kind is not None and kind[0] in ("text", "character varying")
+                                else "")
+        row = self._execute(f"SELECT min({expr}), max({expr}) FROM {self.qualified(table)}").fetchone()
         if row is None or row[0] is None:
             return None
         return row[0], row[1]

@@ -16,12 +16,13 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
+from headwater.batch import arrow_type, to_arrow
 from headwater.engine.resolve import INT32_MAX, INT32_MIN, Resolved
 from headwater.engine.table import PLAN_LIMIT, Segment, TableState
 from headwater.types import BOOLEAN, DOUBLE, INT, LONG, STRING, DataType
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    pass
 
 __all__ = ["ARROW_MIN_ROWS", "PYTHON_KEY_ROWS", "arrow_type", "key_columns_unique", "key_stats", "min_max", "to_arrow",
            "typed_upserts"]
@@ -37,41 +38,6 @@ NoneType = type(None)
 _OWN: dict[type, DataType] = {str: STRING, float: DOUBLE, bool: BOOLEAN, int: LONG}
 # The stored or declared types that a column of that Python type is written to unchanged.
 _COMPATIBLE: dict[type, tuple[DataType, ...]] = {str: (STRING,), float: (DOUBLE,), bool: (BOOLEAN,), int: (INT, LONG)}
-
-_ARROW_CACHE: dict[DataType, Any] = {}
-
-
-def arrow_type(dtype: DataType) -> pa.DataType:
-    cached = _ARROW_CACHE.get(dtype)
-    if cached is not None:
-        return cached
-    import pyarrow as pa
-
-    simple = {
-        "BOOLEAN": pa.bool_(), "SHORT": pa.int16(), "INT": pa.int32(), "LONG": pa.int64(),
-        "FLOAT": pa.float32(), "DOUBLE": pa.float64(), "NAIVE_DATE": pa.date32(),
-        "NAIVE_DATETIME": pa.timestamp("us"), "UTC_DATETIME": pa.timestamp("us", tz="UTC"),
-        "BINARY": pa.binary(), "XML": pa.string(), "STRING": pa.string(), "JSON": pa.string(),
-    }
-    result = (pa.decimal128(dtype.precision or 38, dtype.scale or 0) if dtype.name == "DECIMAL"
-              else simple[dtype.name])
-    _ARROW_CACHE[dtype] = result
-    return result
-
-
-def to_arrow(values: Any, dtype: DataType | None) -> pa.Array:
-    """One column of canonical values as an Arrow array of the column's type (``None``: let Arrow infer).
-
-    ``values`` is a list, or an Arrow array already of that type (from :func:`typed_upserts`).
-    """
-    import pyarrow as pa
-
-    if isinstance(values, pa.Array):
-        return values
-    if dtype is None:
-        return pa.array(values)
-    return pa.array(values, type=arrow_type(dtype), from_pandas=False)
-
 
 def _column_kinds(t: TableState, segments: list[Segment]) -> list[type | None] | None:
     """The one Python type of each position of the run's rows (None: only nulls), or None to decline."""

@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
+from headwater._ast import parse as parse_source
 from headwater.errors import ConnectorLoadError, ProjectError
 from headwater.lint.registry import Violation
 
@@ -874,7 +875,7 @@ def _parse(project: ProjectContext, file: Path, dotted: str, *, is_connector: bo
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning about user code is not ours to raise
-            tree = ast.parse(source, filename=str(file))
+            tree = parse_source(source, filename=str(file))
     except SyntaxError as exc:
         project.failures.append(
             ParseFailure(display, exc.lineno or 1, exc.offset or 1, f"{display} does not parse: {exc.msg}")

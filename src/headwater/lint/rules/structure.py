@@ -6,6 +6,7 @@ import ast
 import builtins
 from collections.abc import Iterable, Iterator
 
+from headwater._ast import parse as parse_source
 from headwater.lint.context import ModuleContext, ProjectContext
 from headwater.lint.registry import Example, Violation, rule
 from headwater.vendor import PACKAGE as VENDORED_PACKAGE
@@ -750,7 +751,7 @@ def check_headwater_import(project: ProjectContext) -> Iterator[Violation]:
         if "__pycache__" in path.parts:
             continue
         try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
+            tree = parse_source(path.read_bytes(), filename=str(path))
         except (OSError, SyntaxError, ValueError):
             continue  # HW000 reports it when the connector's imports reach it
         for node, names in _imported_modules(ast.walk(tree)):
