@@ -105,9 +105,8 @@ def open_destination(url: str, *, schema: str, bookkeeping_schema: str, buffer_b
             raise UsageError(f"the DuckDB destination URL {url!r} names no file; write duckdb:///path/to/file.duckdb")
         from headwater.destinations.duckdb import DuckDBDestination
 
-        budget = buffer_bytes or 256 * 1024 * 1024
         return DuckDBDestination(path, schema=schema, reserved_schemas=reserved,
-                                 memory_limit=f"{max(64, budget // 4 // 2**20)}MB")
+                                 memory_limit=DuckDBDestination.memory_limit_for(buffer_bytes))
     raise UsageError(
         f"unknown destination {url!r}: use postgresql://user@host:port/database or duckdb:///path/to/file.duckdb"
     )
@@ -138,6 +137,7 @@ def _run_production(request: ProductionRequest, out: TextIO | None, err: TextIO)
     from headwater.configrefs import resolve
     from headwater.project import resolve_inputs
     from headwater.runner import DebugRequest, execute
+    from headwater.statestore import stored_state
 
     stdout = out if out is not None else sys.stdout
     stderr = err
@@ -171,8 +171,7 @@ def _run_production(request: ProductionRequest, out: TextIO | None, err: TextIO)
             bookkeeper = _bookkeeper(destination, connection, request.bookkeeping_schema)
             bookkeeper.setup()
             store = bookkeeper.state_store()
-            saved = store.load()
-            state = json.loads(saved) if saved else {}
+            state = stored_state(store)
             bookkeeper.begin_run()
         except DestinationLocked as exc:
             return fail(EXIT_ALREADY_RUNNING, exc.message)
@@ -183,7 +182,7 @@ def _run_production(request: ProductionRequest, out: TextIO | None, err: TextIO)
         except HeadwaterError as exc:
             return fail(exc.exit_code, exc.message)
 
-        resumed = "from its saved state" if saved else "from an empty state"
+        resumed = "from its saved state" if state else "from an empty state"
         printer.log(Level.INFO, "headwater", f"connection {connection!r}: syncing into "
                     f"{destination.capabilities.name} schema {destination.capabilities.default_schema!r}, {resumed}")
         outcome: list[Event] = []

@@ -52,7 +52,7 @@ from headwater.log import Level, LogPrinter, redacting, use_printer
 from headwater.project import RunInputs, resolve_inputs
 from headwater.projectlock import ProjectLock
 from headwater.result import SyncResult
-from headwater.statestore import StateStore
+from headwater.statestore import StateStore, stored_state
 
 __all__ = ["DebugRequest", "SyncReport", "debug_connector", "execute", "run_debug"]
 
@@ -240,12 +240,9 @@ def _redactor(configuration: Mapping[str, str], extra: tuple[str, ...] = ()) -> 
     such messages in its error line and the logged traceback, and masks its log lines (the
     connector's own included) while the run lasts.
     """
-    from headwater.secrets import SecretMasker, secret_values
+    from headwater.secrets import SecretMasker
 
-    if not extra:
-        return SecretMasker.from_configuration(configuration)
-    users = [value for value in configuration.values() if isinstance(value, str)]
-    return SecretMasker([*secret_values(configuration).values(), *extra], users=users)
+    return SecretMasker.from_configuration(configuration, extra)
 
 
 def _fail(stderr: TextIO, message: str) -> None:
@@ -271,7 +268,7 @@ def execute(request: DebugRequest, *, on_event: EventHandler | None = None) -> S
         try:
             state = request.state
             if state is None and request.state_store is not None:
-                state = _stored_state(request.state_store)
+                state = stored_state(request.state_store)
             inputs = resolve_inputs(
                 request.project,
                 configuration_file=request.configuration_file,
@@ -380,30 +377,10 @@ def _not_an_operation(sync: Any, value: Any) -> None:
     )
 
 
-def _stored_state(store: StateStore) -> dict[str, Any]:
-    import json
-
-    from headwater.errors import StateFileError
-
-    text = store.load()
-    if text is None or not text.strip():
-        return {}
-    try:
-        state = json.loads(text)
-    except ValueError as exc:
-        raise StateFileError(f"the stored state is not valid JSON ({exc}); set a valid state first") from None
-    if not isinstance(state, dict):
-        raise StateFileError(f"the stored state must be a JSON object, got {type(state).__name__}")
-    return state
-
-
 def _debug_destination(inputs: RunInputs, buffer_bytes: int | None) -> Destination:
     from headwater.destinations.duckdb import DuckDBDestination
-    from headwater.engine.sync import DEFAULT_BUFFER_BYTES
 
-    budget = buffer_bytes or DEFAULT_BUFFER_BYTES
-    # DuckDB's share of the budget: a quarter, at least 64 MB (it spills to disk past that).
-    return DuckDBDestination(inputs.warehouse_path, memory_limit=f"{max(64, budget // 4 // 2**20)}MB")
+    return DuckDBDestination(inputs.warehouse_path, memory_limit=DuckDBDestination.memory_limit_for(buffer_bytes))
 
 
 def _announce(result: SyncResult, emit: EventHandler) -> None:

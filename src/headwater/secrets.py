@@ -549,11 +549,12 @@ class SecretMasker:
         self._compiled = _compile(self.secrets, user_values if self.secrets else ())
 
     @classmethod
-    def from_configuration(cls, configuration: Mapping[str, Any] | None) -> SecretMasker:
-        """The masker of a run: the secrets of ``configuration``, every other value as a basic-auth user."""
+    def from_configuration(cls, configuration: Mapping[str, Any] | None, extra: Iterable[str] = ()) -> SecretMasker:
+        """The masker of a run: the secrets of ``configuration`` (and ``extra`` values, e.g. resolved
+        ``${...}`` references), every other value as a basic-auth user."""
         configuration = configuration or {}
         users = [value for value in configuration.values() if isinstance(value, str)]
-        return cls(secret_values(configuration).values(), users=users)
+        return cls([*secret_values(configuration).values(), *extra], users=users)
 
     def __bool__(self) -> bool:
         return bool(self.secrets)

@@ -12,17 +12,18 @@ it likes, under one rule: a saved state is never ahead of the committed data.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from headwater import pairing
-from headwater.errors import StateStoreError
+from headwater.errors import StateFileError, StateStoreError
 
-__all__ = ["FileStateStore", "StateStore"]
+__all__ = ["FileStateStore", "StateStore", "stored_state"]
 
 
 @runtime_checkable
@@ -43,6 +44,20 @@ class StateStore(Protocol):
 
     def close(self) -> None:
         """The sync is over: nothing more is staged or saved."""
+
+
+def stored_state(store: StateStore) -> dict[str, Any]:
+    """The state a store holds, parsed: {} when none was saved; StateFileError unless a JSON object."""
+    text = store.load()
+    if text is None or not text.strip():
+        return {}
+    try:
+        state = json.loads(text)
+    except ValueError as exc:
+        raise StateFileError(f"the stored state is not valid JSON ({exc}); set a valid state first") from None
+    if not isinstance(state, dict):
+        raise StateFileError(f"the stored state must be a JSON object, got {type(state).__name__}")
+    return state
 
 
 class FileStateStore:

@@ -275,6 +275,13 @@ class DuckDBDestination:
 
     # -- connection -------------------------------------------------------------------------------
 
+    @staticmethod
+    def memory_limit_for(buffer_bytes: int | None) -> str:
+        """DuckDB's share of a sync's memory budget (default 256 MB): a quarter, at least 64 MB
+        (it spills to disk past that)."""
+        budget = buffer_bytes or 256 * 1024 * 1024
+        return f"{max(64, budget // 4 // 2**20)}MB"
+
     def open(self) -> None:
         """Open an existing warehouse now, so that a locked or broken file fails before the sync."""
         if self.path.exists():
@@ -368,12 +375,12 @@ class DuckDBDestination:
         typed = _environment_error(exc, self.path)
         return typed if typed is not None else exc
 
-    def _execute(self, sql: str, batch: Any = None) -> Any:
+    def _execute(self, sql: str, batch: Any = None, parameters: list[Any] | None = None) -> Any:
         """Run one statement in the open transaction (``batch``: what SQL reads as ``hw_batch``)."""
         con = self._transaction()
         hw_batch = batch  # noqa: F841 - read by SQL through the replacement scan
         try:
-            return con.execute(sql)
+            return con.execute(sql, parameters) if parameters else con.execute(sql)
         except duckdb.Error as exc:
             raise self._error(exc) from exc
         finally:
@@ -720,12 +727,8 @@ class DuckDBDestination:
 
     def execute_in_transaction(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a statement in the open commit interval's transaction (it commits with the data)."""
-        con = self._transaction()
-        try:
-            cursor = con.execute(sql, parameters or [])
-            return cursor.fetchall() if cursor.description else []
-        except duckdb.Error as exc:
-            raise self._error(exc) from exc
+        cursor = self._execute(sql, parameters=parameters)
+        return cursor.fetchall() if cursor.description else []
 
     def execute_now(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a statement outside any commit interval, committed at once (never while one is open)."""

@@ -355,16 +355,15 @@ def create_declared_table(sync: Sync, t: TableState) -> None:
     sync.schema_event(TableCreated(t.label, len(columns)))
 
 
-def _key_columns(t: TableState, g: Gathered) -> tuple[list[list[Any]], list[DataType], list[list[DataType]]] | None:
+def _key_columns(t: TableState, g: Gathered) -> KeyBatch | None:
     """The primary key values of a run, made comparable with the table's key columns (TYPES-29).
 
-    Returns (values per key column, column types, conversion chains) or None if a key column does
-    not exist yet (then no row can match). A chain starts at the column's type; when the keys need
-    a wider type to compare (an int key against a STRING column, say), the stored side is converted
-    along the chain in SQL and the keys arrive converted to its last type.
+    None if a key column does not exist yet (then no row can match). A chain starts at the
+    column's type; when the keys need a wider type to compare (an int key against a STRING column,
+    say), the destination converts the stored side along the chain and the keys arrive converted to
+    its last type.
     """
     out: list[list[Any]] = []
-    column_types: list[DataType] = []
     chains: list[list[DataType]] = []
     for ident in t.pk_identities:
         column = t.columns.get(ident)
@@ -378,8 +377,7 @@ def _key_columns(t: TableState, g: Gathered) -> tuple[list[list[Any]], list[Data
             r = running(values, column.type)
             out.append(r.values)
             chains.append([column.type, *r.chain])
-        column_types.append(column.type)
-    return out, column_types, chains
+    return KeyBatch(list(t.primary_key), chains, out)
 
 
 def _matches(values: list[Any], dtype: DataType) -> bool:
@@ -398,20 +396,18 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
     keys = _key_columns(t, g)
     if keys is None:
         return
-    key_values, column_types, chains = keys
-    key_names = list(t.primary_key)
-    duplicates = len(set(zip(*key_values))) < g.n
+    duplicates = len(set(zip(*keys.values))) < g.n
     # An update of a missing row has no effect at all (SEM-22), so the columns are typed over the
     # updates that match a row. When typing all of them changes no column (the common case), the
     # matching ones cannot either, and the warehouse need not be asked first which rows exist.
     # (Repeated keys always take the exact path: typing every update first would be wasted.)
     typed = None if duplicates else _typed_updates(t, g, g.columns)
     if typed is None or not _changes_nothing(t, typed[0]):
-        matched = sync.destination.existing_keys(t.ref, KeyBatch(key_names, chains, key_values))
+        matched = sync.destination.existing_keys(t.ref, keys)
         if not matched:
             return
         if len(matched) < g.n:
-            key_values = [[column[i] for i in matched] for column in key_values]
+            keys = KeyBatch(keys.names, keys.chains, [[column[i] for i in matched] for column in keys.values])
             typed = _typed_updates(t, g, {s: [column[i] for i in matched] for s, column in g.columns.items()})
         elif typed is None:
             typed = _typed_updates(t, g, g.columns)
@@ -431,12 +427,12 @@ def _apply_updates(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         presence.append(present)
     updated = sync.destination.update(
         t.ref,
-        UpdateBatch(KeyBatch(key_names, chains, key_values), Batch(names, types, arrays), presence,
+        UpdateBatch(keys, Batch(names, types, arrays), presence,
                     repeated=duplicates),
         synced=sync.timestamp(),
     )
     # Without repeated keys, each row updated is one update that took effect.
-    t.rows_written += updated if not duplicates else len(key_values[0])
+    t.rows_written += updated if not duplicates else len(keys)
 
 
 def _typed_updates(t: TableState, g: Gathered, columns: dict[int, list[Any]]
@@ -479,9 +475,7 @@ def _apply_deletes(sync: Sync, t: TableState, segments: list[Segment]) -> None:
         keys = _key_columns(t, g)
         if keys is None:
             return
-        key_values, column_types, chains = keys
-        sync.destination.soft_delete(t.ref, KeyBatch(list(t.primary_key), chains, key_values),
-                                     synced=sync.timestamp())
+        sync.destination.soft_delete(t.ref, keys, synced=sync.timestamp())
         t.rows_written += g.n
     else:
         ids = _keyless_ids(t, segments)
@@ -604,8 +598,7 @@ def _existing_keys(sync: Sync, t: TableState, keys: list[Any]) -> set[Any]:
     converted = _key_columns(t, g)
     if converted is None:
         return set()
-    key_values, column_types, chains = converted
-    matched = sync.destination.existing_keys(t.ref, KeyBatch(list(t.primary_key), chains, key_values))
+    matched = sync.destination.existing_keys(t.ref, converted)
     return {keys[i] for i in matched}
 
 
@@ -660,13 +653,11 @@ def _write_patch(sync: Sync, t: TableState, resolved: dict[int, Resolved], patch
     keys = list(patch)
     if t.keyed:
         columns = {t.slot_by_identity[ident].index: [key[i] for key in keys] for i, ident in enumerate(t.pk_identities)}
-        converted = _key_columns(t, Gathered(len(keys), columns, set()))
-        if converted is None:
+        key_batch = _key_columns(t, Gathered(len(keys), columns, set()))
+        if key_batch is None:
             return
-        key_values, column_types, chains = converted
-        key_names = list(t.primary_key)
     else:
-        key_values, chains, key_names = [keys], [[STRING]], ["_fivetran_id"]
+        key_batch = KeyBatch(["_fivetran_id"], [[STRING]], [keys])
     entries = list(patch.values())
     names: list[str] = []
     types: list[DataType] = []
@@ -684,7 +675,6 @@ def _write_patch(sync: Sync, t: TableState, resolved: dict[int, Resolved], patch
         presence.append(present)
     sync.destination.update(
         t.ref,
-        UpdateBatch(KeyBatch(key_names, chains, key_values), Batch(names, types, arrays), presence,
-                    deleted=[entry[1] for entry in entries]),
+        UpdateBatch(key_batch, Batch(names, types, arrays), presence, deleted=[entry[1] for entry in entries]),
         synced=ts,
     )
